@@ -15,8 +15,7 @@ MODULE="github.com/lantern-mlops/lantern"
 
 PROTOC_WANT="3.21.12"
 PROTOC_GEN_GO="google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
-# Add when a gRPC service is generated (the version must match the grpc module in go.mod):
-# PROTOC_GEN_GO_GRPC="google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1"
+PROTOC_GEN_GO_GRPC="google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0"
 
 # PROTOS lists one .proto per line: "<path relative to the repository> <plugins>".
 # The Go package is the directory of the file (go_package is set with protoc's M option, so the
@@ -24,7 +23,7 @@ PROTOC_GEN_GO="google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
 # subset of go,go-grpc. Each file is compiled with its own directory as the only include path.
 PROTOS=(
   "internal/onnx/onnxpb/onnx.proto go"
-  # "serving/oip/oippb/grpc_predict_v2.proto go,go-grpc"
+  "serving/oip/oippb/grpc_predict_v2.proto go,go-grpc"
 )
 
 log() { echo "protoc.sh: $*" >&2; }
