@@ -271,7 +271,7 @@ func Authorize(p Principal, need Role) error {
 	if p.Role >= need {
 		return nil
 	}
-	return fmt.Errorf("%w: %q is a %s; this needs a %s token", ErrPermissionDenied, p.Name, p.Role, need)
+	return fmt.Errorf("%w: %q has the %s role; this needs a token with the %s role", ErrPermissionDenied, p.Name, p.Role, need)
 }
 
 func bearer(h string) string {

@@ -99,7 +99,10 @@ func MLflowCode(err error) string {
 
 // MLflowStatus is the HTTP status MLflow's server uses for its error code
 // (mlflow/server/handlers.py), which differs from HTTPStatus for some kinds
-// (an existing resource is a 400 there).
+// (an existing resource is a 400 there). One deliberate difference:
+// INVALID_STATE is a 400 here, not MLflow's 500, because MLflow clients
+// retry 500s and a request against an object in the wrong state will not
+// succeed by retrying.
 func MLflowStatus(code string) int {
 	switch code {
 	case "BAD_REQUEST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "INVALID_STATE":
