@@ -12,6 +12,8 @@ import (
 
 // AuditQuery selects audit events. Zero fields match everything.
 type AuditQuery struct {
+	// Model selects a model's events; for a live model that includes the
+	// events from before it was renamed.
 	Model   string
 	Version int64
 	// Action matches exactly ("alias.set") or as a prefix ending in "."
@@ -57,6 +59,11 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]*Event, string, er
 		}
 		keys = append(keys, info.Key)
 	}
+	// A live model is matched by id, so its events before a rename count.
+	modelID := ""
+	if m, ok := s.idx.model(q.Model); ok && q.Model != "" {
+		modelID = m.ID
+	}
 	var out []*Event
 	for i := len(keys) - 1; i >= 0; i-- {
 		ev, err := s.event(ctx, keys[i])
@@ -66,7 +73,7 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]*Event, string, er
 		if err != nil {
 			return nil, "", err
 		}
-		if !q.matches(ev) {
+		if !q.matches(ev, modelID) {
 			continue
 		}
 		if len(out) == q.Limit {
@@ -84,9 +91,11 @@ func startKey(since time.Time) string {
 	return eventKeyAt(since.Add(-time.Nanosecond))
 }
 
-func (q *AuditQuery) matches(ev *Event) bool {
+func (q *AuditQuery) matches(ev *Event, modelID string) bool {
 	switch {
-	case q.Model != "" && ev.Model != q.Model:
+	case modelID != "" && ev.ModelID != modelID:
+		return false
+	case modelID == "" && q.Model != "" && ev.Model != q.Model:
 		return false
 	case q.Version != 0 && ev.Version != q.Version:
 		return false

@@ -41,7 +41,9 @@ func (s *Service) emit(ctx context.Context, action, object string, before, after
 		Object:    object,
 		Rev:       rev,
 	}
-	if m, ok := s.idx.modelByID(id); ok {
+	if m, ok := after.(*Model); ok {
+		ev.Model = m.Name
+	} else if m, ok := s.idx.modelByID(id); ok {
 		ev.Model = m.Name
 	}
 	var err error

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/lantern-mlops/lantern/internal/errkind"
 	"github.com/lantern-mlops/lantern/objstore"
 )
 
@@ -21,7 +22,7 @@ var errNoChange = errors.New("no change")
 func readJSON[T any](ctx context.Context, st objstore.Store, key string) (*T, string, error) {
 	b, info, err := objstore.ReadAll(ctx, st, key)
 	if err != nil {
-		return nil, "", err
+		return nil, "", storeErr(err)
 	}
 	v := new(T)
 	if err := json.Unmarshal(b, v); err != nil {
@@ -36,7 +37,18 @@ func putJSON(ctx context.Context, st objstore.Store, key string, v any, opts obj
 		return objstore.Info{}, fmt.Errorf("registry: encode %s: %w", key, err)
 	}
 	opts.ContentType = "application/json"
-	return st.Put(ctx, key, bytes.NewReader(b), int64(len(b)), opts)
+	info, err := st.Put(ctx, key, bytes.NewReader(b), int64(len(b)), opts)
+	return info, storeErr(err)
+}
+
+// storeErr marks failures of the object store itself (not a missing key or
+// a lost conditional write) as Unavailable, so clients get a 503 they may
+// retry rather than a 500.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrPrecondition) || errkind.Known(err) {
+		return err
+	}
+	return fmt.Errorf("%w: object store: %w", errkind.Unavailable, err)
 }
 
 // object is what update works on: *Model or *Version.
@@ -72,11 +84,12 @@ func update[T any, P object[T]](ctx context.Context, s *Service, key, action str
 		if err != nil {
 			return nil, nil, fmt.Errorf("registry: write %s: %w", key, err)
 		}
-		s.apply(any(next), info.ETag)
+		// The event first: a watcher woken by the index finds it in the audit log.
 		s.emit(ctx, action, key, any(cur), any(next), details)
+		s.apply(any(next), info.ETag)
 		return P(cur), P(next), nil
 	}
-	return nil, nil, fmt.Errorf("%w: %s changed concurrently %d times in a row; try again", ErrConflict, key, maxAttempts)
+	return nil, nil, fmt.Errorf("%w: the object changed concurrently %d times in a row; try again", ErrConflict, maxAttempts)
 }
 
 // create writes a new object create-only and records it. It returns
@@ -86,8 +99,8 @@ func (s *Service) create(ctx context.Context, key, action string, obj any, detai
 	if err != nil {
 		return err
 	}
-	s.apply(obj, info.ETag)
 	s.emit(ctx, action, key, nil, obj, details)
+	s.apply(obj, info.ETag)
 	return nil
 }
 

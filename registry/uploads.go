@@ -206,6 +206,9 @@ func (r *Registration) AddUpload(ctx context.Context, p, uploadID string) (Artif
 	if err := ValidateArtifactPath(p); err != nil {
 		return Artifact{}, err
 	}
+	if slices.ContainsFunc(r.files, func(a Artifact) bool { return a.Path == p }) {
+		return Artifact{}, invalid("artifact %q was already uploaded in this registration", p)
+	}
 	s := r.s
 	u, _, err := s.readUpload(ctx, uploadID)
 	if err != nil {

@@ -32,6 +32,8 @@ func ValidateModelName(name string) error {
 		return invalid("registered model name must be valid UTF-8")
 	case strings.TrimSpace(name) != name:
 		return invalid("registered model name %q must not start or end with spaces", name)
+	case name == "." || name == "..":
+		return invalid("registered model name %q is not allowed", name)
 	case strings.ContainsAny(name, "/:@\\"):
 		return invalid("registered model name %q must not contain '/', ':', '@' or '\\'", name)
 	}

@@ -2,7 +2,8 @@
 # tools.sh installs the pinned external tools the tests need and prints where they are.
 #
 #   scripts/tools.sh minio        # builds the MinIO server (test/dev only, never linked)
-#   scripts/tools.sh env          # prints LANTERN_*_BIN=... lines for every installed tool
+#   scripts/tools.sh onnxruntime  # fetches the ONNX Runtime shared library (scripts/onnxruntime.sh)
+#   scripts/tools.sh env          # prints LANTERN_*=... lines for every installed tool
 #
 # Everything is cached under $LANTERN_CACHE (default ~/.cache/lantern) by name and version,
 # so a second run is instant. Only the Go module proxy, Debian packages and npm are used.
@@ -29,10 +30,35 @@ go_tool() {
 
 minio() { go_tool minio "github.com/minio/minio@$MINIO_VERSION" minio; }
 
+onnxruntime() { "$(dirname "${BASH_SOURCE[0]}")/onnxruntime.sh"; }
+
+# debs installs the Debian packages tests read data from (root only; otherwise
+# it says what to run). libonnx-testdata: the ONNX backend conformance cases.
+debs() {
+  local missing=()
+  [ -d /usr/share/libonnx-testdata/data/node ] || missing+=(libonnx-testdata)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+  else
+    log "missing Debian packages: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}"
+    return 1
+  fi
+}
+
 case "${1:-}" in
   minio) minio ;;
+  onnxruntime) onnxruntime ;;
+  debs) debs ;;
   env)
-    echo "LANTERN_MINIO_BIN=$(minio)"
+    # Each tool on its own line (not inside echo), so a failure stops the script.
+    debs >&2
+    minio_bin="$(minio)"
+    ort_lib="$(onnxruntime)"
+    echo "LANTERN_MINIO_BIN=$minio_bin"
+    echo "LANTERN_ORT_LIB=$ort_lib"
     ;;
-  *) echo "usage: $0 minio|env" >&2; exit 2 ;;
+  *) echo "usage: $0 minio|onnxruntime|debs|env" >&2; exit 2 ;;
 esac

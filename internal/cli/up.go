@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/lantern-mlops/lantern/internal/auth"
+	"github.com/lantern-mlops/lantern/internal/platform"
+	"github.com/lantern-mlops/lantern/registry"
+)
+
+// upCmd runs the platform in one process.
+type upCmd struct {
+	storageFlags
+	authFlags
+	HTTPAddr     string        `help:"HTTP listen address: registry APIs (MLflow and /api/v1), health and metrics." default:"127.0.0.1:8080" env:"LANTERN_HTTP_ADDR"`
+	GRPCAddr     string        `help:"gRPC listen address (reserved for serving)." default:"127.0.0.1:8081" env:"LANTERN_GRPC_ADDR"`
+	DrainTimeout time.Duration `help:"How long to let requests finish on shutdown." default:"15s" env:"LANTERN_DRAIN_TIMEOUT"`
+	LeaseTTL     time.Duration `help:"How long an upload may stall before its files are garbage-collected." default:"10m" env:"LANTERN_LEASE_TTL" hidden:""`
+}
+
+// authFlags configure API authentication.
+type authFlags struct {
+	Insecure      bool   `help:"Allow every request without a token. For local experiments only: the server says so loudly." env:"LANTERN_INSECURE"`
+	TokensFile    string `help:"YAML file of API token hashes (see 'lantern token create'). Re-read when it changes." type:"path" env:"LANTERN_TOKENS_FILE"`
+	Tokens        string `help:"API token hashes as name:role:sha256,... (usually set as the environment variable)." env:"LANTERN_TOKENS"`
+	AnonymousRead bool   `help:"Let requests without a token read (writes still need one)." env:"LANTERN_ANONYMOUS_READ"`
+}
+
+func (f *authFlags) authenticator(log *slog.Logger) (*auth.Authenticator, error) {
+	a, err := auth.New(auth.Config{TokensFile: f.TokensFile, Tokens: f.Tokens, Insecure: f.Insecure, AnonymousRead: f.AnonymousRead}, log)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.Insecure:
+		log.Warn("INSECURE MODE: every request is allowed without a token, writes included. Use only on a machine you trust, never on a network.")
+	case a.Count() == 0 && !f.AnonymousRead:
+		log.Warn("no API tokens configured: every API call will be refused with 401. Create one with 'lantern token create --name NAME --role writer --file tokens.yaml' and pass --tokens-file tokens.yaml, or use --insecure for local experiments")
+	case a.Count() == 0:
+		log.Warn("no API tokens configured: reads are open, writes are refused")
+	}
+	return a, nil
+}
+
+func (c *upCmd) Run(ctx context.Context, g *Globals) error {
+	log := g.logger
+	st, desc, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	authn, err := c.authenticator(log)
+	if err != nil {
+		return err
+	}
+	p, err := platform.Start(ctx, platform.Config{
+		Store: st, StoreDesc: desc, Auth: authn, HTTPAddr: c.HTTPAddr,
+		DrainTimeout: c.DrainTimeout, Registry: registry.Options{LeaseTTL: c.LeaseTTL}, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
