@@ -18,6 +18,7 @@ type upCmd struct {
 	GRPCAddr     string        `help:"gRPC listen address (reserved for serving)." default:"127.0.0.1:8081" env:"LANTERN_GRPC_ADDR"`
 	DrainTimeout time.Duration `help:"How long to let requests finish on shutdown." default:"15s" env:"LANTERN_DRAIN_TIMEOUT"`
 	LeaseTTL     time.Duration `help:"How long an upload may stall before its files are garbage-collected." default:"10m" env:"LANTERN_LEASE_TTL" hidden:""`
+	Reconcile    time.Duration `name:"reconcile-interval" help:"How often the registry re-lists the store and runs its janitor." default:"1m" env:"LANTERN_RECONCILE_INTERVAL" hidden:""`
 }
 
 // authFlags configure API authentication.
@@ -56,7 +57,7 @@ func (c *upCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	p, err := platform.Start(ctx, platform.Config{
 		Store: st, StoreDesc: desc, Auth: authn, HTTPAddr: c.HTTPAddr,
-		DrainTimeout: c.DrainTimeout, Registry: registry.Options{LeaseTTL: c.LeaseTTL}, Logger: log,
+		DrainTimeout: c.DrainTimeout, Registry: registry.Options{LeaseTTL: c.LeaseTTL, ReconcileInterval: c.Reconcile}, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -71,14 +71,18 @@ var shared struct {
 
 // Main runs the tests of a package with one shared MinIO server, started by the
 // first Start, and stops it before exiting. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain with its own clean-up: it
+// returns the tests' exit code.
+func Run(m *testing.M) int {
 	shared.enabled.Store(true)
 	code := m.Run()
 	if s := shared.srv; s != nil {
 		s.stop()
 		_ = os.RemoveAll(s.dir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Start returns a running server: the package's shared one when the package
