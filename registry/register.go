@@ -97,6 +97,7 @@ type Registration struct {
 
 	mu        sync.Mutex
 	leaseETag string
+	leasedAt  time.Time // when the lease was last written
 	lost      error
 	stop      chan struct{}
 	done      chan struct{}
@@ -126,7 +127,7 @@ func (s *Service) BeginVersion(ctx context.Context, in NewVersion) (*Registratio
 	if err != nil {
 		return nil, fmt.Errorf("registry: take upload lease: %w", err)
 	}
-	r.leaseETag = info.ETag
+	r.leaseETag, r.leasedAt = info.ETag, s.opts.Now()
 	go r.renewLoop()
 	return r, nil
 }
@@ -162,6 +163,7 @@ func (r *Registration) renew(ctx context.Context) error {
 		return r.lost
 	}
 	l := lease{Registration: r.id, ModelID: r.modelID, Holder: r.in.Name, Expires: r.s.opts.Now().Add(r.s.opts.LeaseTTL)}
+	now := r.s.opts.Now()
 	info, err := putJSON(ctx, r.s.store, leaseKey(r.id), l, objstore.PutOptions{IfMatch: r.leaseETag})
 	if errors.Is(err, objstore.ErrPrecondition) {
 		r.lost = precondition("the upload lease expired (no progress for %s); upload again", r.s.opts.LeaseTTL)
@@ -170,8 +172,17 @@ func (r *Registration) renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.leaseETag = info.ETag
+	r.leaseETag, r.leasedAt = info.ETag, now
 	return nil
+}
+
+// leaseFresh reports whether the lease was written less than half its TTL
+// ago: it cannot have expired, so the janitor (which revokes only expired
+// leases) cannot have revoked it.
+func (r *Registration) leaseFresh() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost == nil && r.s.opts.Now().Sub(r.leasedAt) < r.s.opts.LeaseTTL/2
 }
 
 // PutArtifact streams one file into the registration, computing its sha256
@@ -194,10 +205,17 @@ func (r *Registration) PutArtifact(ctx context.Context, p string, body io.Reader
 		return Artifact{}, &userError{ErrTooLarge, fmt.Sprintf("artifact %q is %d bytes; the limit is %d", p, size, max)}
 	}
 	lim := &limitedReader{r: body, n: max}
-	d := newDigester(lim, isONNX(p))
+	// Small models are parsed as they stream in; large ones afterwards with
+	// ranged reads that jump over the weights, which keeps the upload at
+	// the store's speed (no second copy of every byte through a pipe).
+	inline := isONNX(p) && (size < 0 || size <= inlineParseMax)
+	d := newDigester(lim, inline)
 	key := artifactPrefix(r.modelID, r.id) + p
 	info, err := r.s.store.Put(ctx, key, d, size, objstore.PutOptions{})
 	sum, sig, sigErr := d.finish(err)
+	if err == nil && isONNX(p) && !inline {
+		sig, sigErr = onnx.ReadSignatureAt(objstore.NewReaderAt(ctx, r.s.store, key), info.Size)
+	}
 	if err == nil && lim.over {
 		err = &userError{ErrTooLarge, fmt.Sprintf("artifact %q is over the %d-byte limit", p, max)}
 	}
@@ -273,6 +291,9 @@ func (d *digester) finish(err error) (string, *onnx.Signature, error) {
 	}
 	return hex.EncodeToString(d.h.Sum(nil)), d.sig, d.sigErr
 }
+
+// inlineParseMax is the largest model parsed while it streams in.
+const inlineParseMax = 8 << 20
 
 func isONNX(p string) bool { return strings.EqualFold(path.Ext(p), ".onnx") }
 
@@ -354,13 +375,16 @@ func (r *Registration) Commit(ctx context.Context) (*Version, error) {
 	case v.Status == StatusReady:
 		return nil, err
 	}
-	// A fresh renewal proves the janitor has not revoked the lease, and
-	// gives the commit a full TTL to finish.
-	if err := r.renew(ctx); err != nil {
-		return nil, err
+	// The lease must still hold: a lease written less than half a TTL ago
+	// does; an older one is renewed, which fails if the janitor revoked it.
+	if !r.leaseFresh() {
+		if err := r.renew(ctx); err != nil {
+			return nil, err
+		}
 	}
-	m, _, err := readJSON[Model](ctx, s.store, modelKey(r.modelID))
-	if err != nil || m.Deleted {
+	if m, ok := s.idx.modelByID(r.modelID); !ok || m.Deleted {
+		// (A deletion in another process not seen yet is caught by the
+		// janitor, which purges versions of deleted models.)
 		return nil, notFound("registered model %q was deleted during the upload", r.in.Name)
 	}
 	if err := s.allocate(ctx, v); err != nil {

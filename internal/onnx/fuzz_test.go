@@ -112,5 +112,18 @@ func FuzzReadSignature(f *testing.F) {
 			}
 		}
 		checkAgainstReference(t, data)
+		checkAt(t, data, sig, err)
 	})
+}
+
+// checkAt checks that ReadSignatureAt agrees with ReadSignature.
+func checkAt(t *testing.T, data []byte, want *Signature, wantErr error) {
+	t.Helper()
+	got, err := ReadSignatureAt(bytes.NewReader(data), int64(len(data)))
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("ReadSignatureAt error %v, ReadSignature error %v", err, wantErr)
+	}
+	if err == nil && jsonString(got) != jsonString(want) {
+		t.Fatalf("ReadSignatureAt %s, ReadSignature %s", jsonString(got), jsonString(want))
+	}
 }

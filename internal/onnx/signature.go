@@ -82,7 +82,26 @@ type Tensor struct {
 // also ErrNotONNX when the bytes are not a ModelProto at all. Its message is written for the
 // person who uploaded the file. An error of r itself is returned wrapped, as it is.
 func ReadSignature(r io.Reader) (*Signature, error) {
-	w := newWalker(r)
+	return readSignature(newWalker(r))
+}
+
+// seekThreshold is the smallest skip ReadSignatureAt makes by seeking
+// rather than reading: below it a read is cheaper than a new request.
+const seekThreshold = 256 << 10
+
+// ReadSignatureAt reads the signature of a stored model of size bytes,
+// jumping over large fields (weights, tree nodes) instead of reading them:
+// for a model in an object store that means a few ranged reads, not a
+// download of the whole file. It validates the model as ReadSignature does,
+// but reads only what it needs, so it does not hash or consume the file.
+func ReadSignatureAt(r io.ReaderAt, size int64) (*Signature, error) {
+	sr := io.NewSectionReader(r, 0, size)
+	w := newWalker(sr)
+	w.src, w.size = sr, size
+	return readSignature(w)
+}
+
+func readSignature(w *walker) (*Signature, error) {
 	peek, err := w.br.Peek(sniffLen)
 	if len(peek) == 0 {
 		if errors.Is(err, io.EOF) {

@@ -76,7 +76,11 @@ type model struct {
 // fields a signature needs (decoding each with the generated types) and discards the rest as it
 // goes, so its memory does not depend on the size of the model.
 type walker struct {
-	br   *bufio.Reader
+	br *bufio.Reader
+	// src, when it can seek (ReadSignatureAt), lets discard jump over large
+	// fields instead of reading them; size is then its length.
+	src  io.ReadSeeker
+	size int64
 	off  int64    // bytes consumed from br so far
 	path []string // the field being read, for error messages: "graph", "input"...
 	buf  []byte   // scratch space for the field being decoded
@@ -197,8 +201,25 @@ func (w *walker) length(end int64) (int64, error) {
 	return int64(v), nil
 }
 
-// discard skips n bytes of the stream.
+// discard skips n bytes of the stream: by seeking when the source can and
+// the bytes are not buffered yet, else by reading them.
 func (w *walker) discard(n int64) error {
+	if w.src != nil && n > int64(w.br.Buffered())+seekThreshold {
+		if w.off+n > w.size {
+			w.off = w.size
+			return w.readErr(io.ErrUnexpectedEOF)
+		}
+		b := w.br.Buffered()
+		_, _ = w.br.Discard(b)
+		w.off += int64(b)
+		n -= int64(b)
+		if _, err := w.src.Seek(n, io.SeekCurrent); err != nil {
+			return w.readErr(err)
+		}
+		w.br.Reset(w.src)
+		w.off += n
+		return nil
+	}
 	for n > 0 {
 		chunk := int(min(n, 1<<30))
 		d, err := w.br.Discard(chunk)
