@@ -28,7 +28,8 @@ type Globals struct {
 type CLI struct {
 	Globals
 
-	Up      upCmd      `cmd:"" help:"Run the platform in one process: the registry (MLflow-compatible and native APIs) on --http-addr."`
+	Up      upCmd      `cmd:"" help:"Run the platform in one process: registry (MLflow-compatible and native APIs) and serving (OIP REST and gRPC, MLflow scoring)."`
+	Serve   serveCmd   `cmd:"" help:"Serve models from a registry over HTTP: OIP REST and gRPC, MLflow scoring."`
 	Demo    demoCmd    `cmd:"" help:"Run the whole platform on loopback with a throw-away data directory and show it working."`
 	Models  modelsCmd  `cmd:"" help:"Register, list, inspect, download and delete models in a registry."`
 	Audit   auditCmd   `cmd:"" help:"Show the registry's audit log."`

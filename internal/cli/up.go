@@ -14,8 +14,8 @@ import (
 type upCmd struct {
 	storageFlags
 	authFlags
-	HTTPAddr     string        `help:"HTTP listen address: registry APIs (MLflow and /api/v1), health and metrics." default:"127.0.0.1:8080" env:"LANTERN_HTTP_ADDR"`
-	GRPCAddr     string        `help:"gRPC listen address (reserved for serving)." default:"127.0.0.1:8081" env:"LANTERN_GRPC_ADDR"`
+	servingFlags
+	HTTPAddr     string        `help:"HTTP listen address: registry APIs (MLflow and /api/v1), inference (OIP /v2, MLflow /invocations), health and metrics." default:"127.0.0.1:8080" env:"LANTERN_HTTP_ADDR"`
 	DrainTimeout time.Duration `help:"How long to let requests finish on shutdown." default:"15s" env:"LANTERN_DRAIN_TIMEOUT"`
 	LeaseTTL     time.Duration `help:"How long an upload may stall before its files are garbage-collected." default:"10m" env:"LANTERN_LEASE_TTL" hidden:""`
 	Reconcile    time.Duration `name:"reconcile-interval" help:"How often the registry re-lists the store and runs its janitor." default:"1m" env:"LANTERN_RECONCILE_INTERVAL" hidden:""`
@@ -55,8 +55,15 @@ func (c *upCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if len(c.Model) == 0 && c.Alias == "" {
+		c.Alias = "production" // lantern up serves every model in production
+	}
+	sc, err := c.servingFlags.config(c.DataDir, nil)
+	if err != nil {
+		return err
+	}
 	p, err := platform.Start(ctx, platform.Config{
-		Store: st, StoreDesc: desc, Auth: authn, HTTPAddr: c.HTTPAddr,
+		Store: st, StoreDesc: desc, Auth: authn, HTTPAddr: c.HTTPAddr, Serving: sc,
 		DrainTimeout: c.DrainTimeout, Registry: registry.Options{LeaseTTL: c.LeaseTTL, ReconcileInterval: c.Reconcile}, Logger: log,
 	})
 	if err != nil {

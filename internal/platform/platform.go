@@ -5,6 +5,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,13 +26,18 @@ import (
 	"github.com/lantern-mlops/lantern/registry/api"
 	"github.com/lantern-mlops/lantern/registry/mlflowapi"
 	"github.com/lantern-mlops/lantern/registry/tracking"
+	"github.com/lantern-mlops/lantern/serving"
 )
 
 // Config is what the platform needs; the CLI fills it from flags.
 type Config struct {
-	// Store holds registry metadata and artifacts; StoreDesc describes it for logs.
+	// Store holds registry metadata and artifacts; StoreDesc describes it
+	// for logs. A nil Store runs no registry (lantern serve).
 	Store     objstore.Store
 	StoreDesc string
+	// Serving runs the serving component when set. Without a Source it
+	// serves from the in-process registry.
+	Serving *ServingConfig
 	// Auth authenticates API callers.
 	Auth *auth.Authenticator
 	// HTTPAddr is the HTTP listen address ("127.0.0.1:0" picks a free port).
@@ -48,8 +54,12 @@ type Config struct {
 type Platform struct {
 	// HTTPAddr is the address the HTTP server listens on.
 	HTTPAddr string
-	// Registry is the in-process registry.
+	// GRPCAddr is the address the gRPC server listens on ("" without serving).
+	GRPCAddr string
+	// Registry is the in-process registry (nil without one).
 	Registry *registry.Service
+	// Serving is the serving core (nil without serving).
+	Serving *serving.Manager
 	// Metrics is the process's Prometheus registry.
 	Metrics *prometheus.Registry
 
@@ -66,39 +76,56 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := registry.New(ctx, cfg.Store, &cfg.Registry, log, reg)
-	if err != nil {
-		return nil, err
+	metrics := server.NewMetrics(reg)
+	mux := http.NewServeMux()
+	p := &Platform{Metrics: reg}
+	g, gctx := errgroup.WithContext(ctx)
+	p.group = g
+
+	if cfg.Store != nil {
+		svc, err := registry.New(ctx, cfg.Store, &cfg.Registry, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := tracking.New(ctx, cfg.Store, nil, log)
+		if err != nil {
+			return nil, err
+		}
+		p.Registry = svc
+		mlflow := mlflowapi.New(svc, tr, cfg.Store, mlflowapi.Options{Logger: log}).Handler(cfg.Auth, log, metrics)
+		mux.Handle("/api/2.0/", mlflow)
+		mux.Handle("/ajax-api/2.0/", mlflow)
+		mux.Handle("/api/v1/", api.Handler(svc, cfg.Auth, log, metrics))
+		g.Go(func() error { return svc.Run(gctx) })
 	}
-	tr, err := tracking.New(ctx, cfg.Store, nil, log)
-	if err != nil {
-		return nil, err
+	if cfg.Serving != nil {
+		sc := *cfg.Serving
+		if sc.Source == nil {
+			if p.Registry == nil {
+				return nil, errors.New("platform: serving needs a registry: in process or --registry URL")
+			}
+			sc.Source = serving.LocalSource(p.Registry)
+		}
+		parts, err := startServing(ctx, g, gctx, mux, sc, cfg.Auth, log, reg, metrics, cfg.DrainTimeout)
+		if err != nil {
+			return nil, err
+		}
+		p.Serving, p.GRPCAddr = parts.manager, parts.grpcAddr
 	}
 	l, err := server.Listen(cfg.HTTPAddr)
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{HTTPAddr: l.Addr().String(), Registry: svc, Metrics: reg}
-	metrics := server.NewMetrics(reg)
-
-	mux := http.NewServeMux()
-	mlflow := mlflowapi.New(svc, tr, cfg.Store, mlflowapi.Options{Logger: log}).Handler(cfg.Auth, log, metrics)
-	mux.Handle("/api/2.0/", mlflow)
-	mux.Handle("/ajax-api/2.0/", mlflow)
-	mux.Handle("/api/v1/", api.Handler(svc, cfg.Auth, log, metrics))
+	p.HTTPAddr = l.Addr().String()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !p.ready.Load() || !svc.Ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		if msg := p.notReady(); msg != "" {
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-
-	g, gctx := errgroup.WithContext(ctx)
-	p.group = g
-	g.Go(func() error { return svc.Run(gctx) })
 	if cfg.Auth != nil {
 		g.Go(func() error { return cfg.Auth.Run(gctx) })
 	}
@@ -113,8 +140,21 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	if host, _, _ := net.SplitHostPort(p.HTTPAddr); cfg.Auth != nil && cfg.Auth.Insecure() && !IsLoopback(host) {
 		log.Warn("INSECURE MODE on a non-loopback address: anyone who can reach " + p.HTTPAddr + " can change models")
 	}
-	log.Info("lantern is up", "http", "http://"+p.HTTPAddr, "store", cfg.StoreDesc)
+	log.Info("lantern is up", "http", "http://"+p.HTTPAddr, "grpc", p.GRPCAddr, "store", cfg.StoreDesc)
 	return p, nil
+}
+
+// notReady says why the process should not get traffic ("" when it should).
+func (p *Platform) notReady() string {
+	switch {
+	case !p.ready.Load():
+		return "shutting down"
+	case p.Registry != nil && !p.Registry.Ready():
+		return "registry index not loaded"
+	case p.Serving != nil && !p.Serving.Ready():
+		return "models not loaded yet"
+	}
+	return ""
 }
 
 // Wait blocks until the platform has stopped.

@@ -1,0 +1,1 @@
+2	amsterdam2tokyo2_Unused2lima2parisBY

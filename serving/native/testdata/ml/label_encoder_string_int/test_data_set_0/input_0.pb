@@ -1,0 +1,1 @@
+2tokyo2lima2berlin2	amsterdam2parisBX

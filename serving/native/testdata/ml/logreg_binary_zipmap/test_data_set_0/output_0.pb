@@ -1,0 +1,1 @@
+2churn2churn2churn2churn2stay2churn2churn2churn2churn2stay2churn2churnBlabel
