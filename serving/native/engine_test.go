@@ -95,6 +95,15 @@ func seqInput() *onnxpb.ModelProto {
 	return onnxtest.Model(g, nil, nil)
 }
 
+func TestOperators(t *testing.T) {
+	ops := Operators()
+	for _, want := range []string{"ai.onnx/Gemm 1,6,7,9,11,13", "ai.onnx.ml/TreeEnsemble 5", "ai.onnx.ml/LabelEncoder 1,2,4"} {
+		if !slices.Contains(ops, want) {
+			t.Errorf("Operators() lacks %q: %q", want, ops)
+		}
+	}
+}
+
 func TestTopologicalOrder(t *testing.T) {
 	g := onnxtest.Graph("g", []*onnxpb.NodeProto{
 		onnxtest.Node("Relu", []string{"y"}, []string{"z"}),
@@ -194,6 +203,19 @@ func TestZipMapOutputInfo(t *testing.T) {
 	if !found {
 		t.Fatal("no ZipMap output")
 	}
+	// Through an Identity, the labels follow.
+	lr := onnxtest.LogisticRegression([]string{"a", "b"}, [][]float32{{1, 2}, {3, 4}}, []float32{0, 0}, []int64{7, 8})
+	lr.Graph.Node = append(lr.Graph.Node, onnxtest.Node("Identity", []string{onnxtest.OutputSkProbs}, []string{"renamed"}))
+	lr.Graph.Output[1].Name = proto.String("renamed")
+	m = mustLoad(t, onnxtest.Marshal(lr))
+	if o := m.Outputs()[1]; o.Name != "renamed" || !slices.Equal(o.Labels, []string{"7", "8"}) {
+		t.Fatalf("renamed ZipMap output %+v", o)
+	}
+	out := outputsOf(m)
+	if err := m.Run(context.Background(), []tensor.Tensor{tensor.FromFloat32("features", []int64{1, 2}, []float32{1, -1})}, out); err != nil {
+		t.Fatal(err)
+	}
+	wantShape(t, out[1], 1, 2)
 }
 
 // TestPlanning checks constant folding and buffer reuse.
@@ -205,6 +227,9 @@ func TestPlanning(t *testing.T) {
 		onnxtest.Node("Concat", []string{"c1", "c2"}, []string{"shape"}, onnxtest.AttrInt("axis", 0)),
 		onnxtest.Node("Reshape", []string{"x", "shape"}, []string{"r0"}),
 	}
+	nodes = append(nodes,
+		onnxtest.Node("Relu", []string{"x"}, []string{""}),        // no output
+		onnxtest.Node("Sigmoid", []string{"x"}, []string{"dead"})) // output unused
 	prev := "r0"
 	for i := 1; i <= 6; i++ {
 		name := "r" + string(rune('0'+i))
@@ -221,7 +246,7 @@ func TestPlanning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.nodes) != 7 { // Reshape + 6 Relu; the constants are folded
+	if len(p.nodes) != 7 { // Reshape + 6 Relu; the constants are folded, the dead nodes dropped
 		t.Fatalf("%d nodes after folding, want 7", len(p.nodes))
 	}
 	if p.nSlots != 2 { // Reshape shares x; the Relus alternate between two buffers

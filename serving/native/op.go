@@ -66,8 +66,8 @@ type builder struct {
 // present reports whether input i is given.
 func (b *builder) present(i int) bool { return i < len(b.in) && b.in[i].dtype != tensor.Invalid }
 
-// outputs sets the node's output types; missing ones get dtype dt and an
-// unknown shape.
+// outputs sets the types of the node's outputs, in order; outputs beyond
+// types stay Invalid.
 func (b *builder) outputs(types ...valueType) {
 	b.out = make([]valueType, len(b.node.GetOutput()))
 	copy(b.out, types)

@@ -517,7 +517,11 @@ func (k *clipKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 		}
 		clip(view[float32](y.Raw), view[float32](x.Raw), bound(lo, l), bound(hi, h))
 	case tensor.Float64:
-		clip(view[float64](y.Raw), view[float64](x.Raw), bound(lo, -math.MaxFloat64), bound(hi, math.MaxFloat64))
+		l, h := -math.MaxFloat64, math.MaxFloat64
+		if !k.inputs {
+			l, h = float64(k.attrMin), float64(k.attrMax)
+		}
+		clip(view[float64](y.Raw), view[float64](x.Raw), bound(lo, l), bound(hi, h))
 	case tensor.Int8:
 		clip(view[int8](y.Raw), view[int8](x.Raw), bound[int8](lo, math.MinInt8), bound[int8](hi, math.MaxInt8))
 	case tensor.Int16:

@@ -11,10 +11,11 @@ import (
 )
 
 // IR versions the engine reads: 3 (ONNX 1.0, the first with operator set
-// imports) to 11 (ONNX 1.18+).
+// imports) to 12 (ONNX 1.19+; the IR versions since 4 add structures and
+// element types, which are checked where they are used).
 const (
 	minIRVersion = 3
-	maxIRVersion = 11
+	maxIRVersion = 12
 )
 
 // plan is a model compiled for execution: the values of the graph (inputs,
@@ -117,12 +118,15 @@ func scan(m *onnxpb.ModelProto) (missing []string, err error) {
 	}
 	zipMaps := zipMapOutputs(g)
 	for _, vi := range g.GetInput() {
-		if vi.GetType().GetTensorType() == nil {
+		if _, _, isTensor, err := typeFromProto(vi.GetType()); !isTensor || err != nil {
 			add(fmt.Sprintf("graph input %q of type %s", vi.GetName(), typeName(vi.GetType())))
 		}
 	}
 	for _, vi := range g.GetOutput() {
-		if vi.GetType() != nil && vi.GetType().GetTensorType() == nil && !zipMaps[vi.GetName()] {
+		if vi.GetType() == nil || zipMaps[vi.GetName()] {
+			continue
+		}
+		if _, _, isTensor, err := typeFromProto(vi.GetType()); !isTensor || err != nil {
 			add(fmt.Sprintf("graph output %q of type %s", vi.GetName(), typeName(vi.GetType())))
 		}
 	}
@@ -381,8 +385,48 @@ func compile(m *onnxpb.ModelProto) (*plan, error) {
 		p.outIdx[name] = len(p.outputs)
 		p.outputs = append(p.outputs, graphOutput{info: info, value: id})
 	}
+	p.prune()
 	p.assignSlots()
 	return p, nil
+}
+
+// prune drops the nodes none of whose outputs is needed for a graph output.
+func (p *plan) prune() {
+	needed := make([]bool, len(p.values))
+	for _, o := range p.outputs {
+		needed[o.value] = true
+	}
+	keep := make([]bool, len(p.nodes))
+	for i := len(p.nodes) - 1; i >= 0; i-- {
+		n := &p.nodes[i]
+		for _, o := range n.out {
+			if o >= 0 && needed[o] {
+				keep[i] = true
+			}
+		}
+		if keep[i] {
+			for _, in := range n.in {
+				if in >= 0 {
+					needed[in] = true
+				}
+			}
+		}
+	}
+	var nodes []planNode
+	for i, n := range p.nodes {
+		for _, o := range n.out {
+			if o >= 0 {
+				p.values[o].node = -1
+				if keep[i] {
+					p.values[o].node = len(nodes)
+				}
+			}
+		}
+		if keep[i] {
+			nodes = append(nodes, n)
+		}
+	}
+	p.nodes = nodes
 }
 
 // wrapFeature names where a builder error happened. A feature error becomes
