@@ -162,7 +162,8 @@ func batchedUpdate(p postTransform, z []float32, rows, width int) {
 
 // LinearClassifier: scores Z = X·Wᵀ + b; Y = the label of the best score.
 // One score column with two labels is a binary classifier: Y = labels[1]
-// if the score is > 0, and Z = [1−s, s] (the post-transform is not applied).
+// if the score is > 0, and Z = [1−s, s], or [σ(−s), σ(s)] with LOGISTIC
+// (as ONNX Runtime 1.30 does; its other post-transforms are not applied).
 type linearClassifier struct {
 	coef       []float32
 	intercepts []float32
@@ -325,6 +326,11 @@ func (k *linearClassifier) run(c *runCtx, in, out []*tensor.Tensor) error {
 		clear(z)
 		for r, s := range scores[:rows] {
 			z[r] = probit32(s)
+		}
+	case k.addSecond && k.post == postLogistic:
+		// ONNX Runtime 1.30 applies the logistic to both columns here.
+		for r, s := range scores[:rows] {
+			z[2*r], z[2*r+1] = logistic32(-s), logistic32(s)
 		}
 	case k.addSecond:
 		for r, s := range scores[:rows] {

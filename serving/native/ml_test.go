@@ -22,11 +22,11 @@ func TestLinearClassifierOneColumn(t *testing.T) {
 	x := f32(sh(3, 2), 1, 1, -1, -1, 0, 0)
 	base := attrList{onnxtest.AttrFloats("coefficients", 1, 2), onnxtest.AttrFloats("intercepts", 0.5),
 		onnxtest.AttrString("post_transform", "LOGISTIC")}
-	// Two labels: Z = [1−s, s], LOGISTIC not applied.
+	// Two labels: Z = [σ(−s), σ(s)] with LOGISTIC (ONNX Runtime 1.30), s = 3.5, -2.5, 0.5.
 	out := mlCase("LinearClassifier", append(base, onnxtest.AttrInts("classlabels_ints", 4, 9)), 2, x).mustRun(t)
 	wantI64(t, out[0], 9, 4, 9)
 	wantShape(t, out[1], 3, 2)
-	wantF32(t, out[1], -2.5, 3.5, 3.5, -2.5, 0.5, 0.5)
+	wantF32(t, out[1], 0.029312231, 0.97068775, 0.92414182, 0.075858180, 0.37754067, 0.62245933)
 	// Three labels: one column, and labels 1/0 (ONNX Runtime's behaviour).
 	out = mlCase("LinearClassifier", append(base, onnxtest.AttrInts("classlabels_ints", 4, 9, 11)), 2, x).mustRun(t)
 	wantI64(t, out[0], 1, 0, 1)

@@ -43,6 +43,10 @@ N_TRAIN = 200
 N_TEST = 12
 
 
+
+def sigmoid(v):
+    return (1.0 / (1.0 + np.exp(-v.astype(np.float64)))).astype(np.float32)
+
 def opsets(d):
     return [helper.make_opsetid(k, v) for k, v in sorted(d.items())]
 
@@ -562,15 +566,16 @@ def linear():
          [], [x], [ovr.predict(x), ovr.predict_proba(x).astype(np.float32)])
 
     # One coefficient row and two labels (ONNX Runtime's binary case): the
-    # label is labels[1] when the score is > 0, and Z = [1 − s, s] with the
-    # post-transform NOT applied. Expected: those rules (not scikit-learn).
+    # label is labels[1] when the score is > 0, and with LOGISTIC
+    # Z = [sigmoid(-s), sigmoid(s)] (what ONNX Runtime 1.30 computes; checked
+    # by serving's differential test). Expected: those rules (not scikit-learn).
     s = (x @ w.astype(np.float32) + np.float32(b)).astype(np.float32)
     node = helper.make_node("LinearClassifier", ["X"], ["label", "scores"], domain="ai.onnx.ml",
                             coefficients=list(w), intercepts=[b], classlabels_ints=[4, 9],
                             post_transform="LOGISTIC")
     save("linear_classifier_one_column", [node], x_in(),
          [("label", tensor_type(TensorProto.INT64, None)), ("scores", tensor_type(TensorProto.FLOAT, None, 2))],
-         [], [x], [np.where(s > 0, 9, 4).astype(np.int64), np.stack([1 - s, s], axis=1).astype(np.float32)])
+         [], [x], [np.where(s > 0, 9, 4).astype(np.int64), np.stack([sigmoid(-s), sigmoid(s)], axis=1).astype(np.float32)])
 
     # LinearRegression with two targets.
     Xr, yr = regression_data(7, targets=2)
