@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export LANTERN_CACHE ?= $(HOME)/.cache/lantern
 
-.PHONY: all build test test-short vet generate bench bench-registry tools onnxruntime clean
+.PHONY: all build test test-short vet generate bench bench-registry bench-serving tools onnxruntime clean
 
 all: build
 
@@ -44,7 +44,11 @@ bench-registry: tools
 	@set -e; eval "$$(scripts/tools.sh env | sed 's/^/export /')"; \
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./registry/ ./objstore/...
 
-bench: bench-registry
+## bench-serving: REST (hey) and gRPC (ghz) latency and throughput vs a floor server.
+bench-serving:
+	scripts/bench-serving.sh
+
+bench: bench-registry bench-serving
 
 clean:
 	rm -rf bin

@@ -30,6 +30,10 @@ go_tool() {
 
 minio() { go_tool minio "github.com/minio/minio@$MINIO_VERSION" minio; }
 
+# Load generators for make bench-serving (not needed by the tests).
+ghz() { go_tool ghz "github.com/bojand/ghz/cmd/ghz@v0.93.0" ghz; }
+hey() { go_tool hey "github.com/rakyll/hey@v0.1.5" hey; }
+
 onnxruntime() { "$(dirname "${BASH_SOURCE[0]}")/onnxruntime.sh"; }
 
 # debs installs the Debian packages tests read data from (root only; otherwise
@@ -52,6 +56,8 @@ case "${1:-}" in
   minio) minio ;;
   onnxruntime) onnxruntime ;;
   debs) debs ;;
+  ghz) ghz ;;
+  hey) hey ;;
   env)
     # Each tool on its own line (not inside echo), so a failure stops the script.
     debs >&2
@@ -60,5 +66,5 @@ case "${1:-}" in
     echo "LANTERN_MINIO_BIN=$minio_bin"
     echo "LANTERN_ORT_LIB=$ort_lib"
     ;;
-  *) echo "usage: $0 minio|onnxruntime|debs|env" >&2; exit 2 ;;
+  *) echo "usage: $0 minio|onnxruntime|debs|ghz|hey|env" >&2; exit 2 ;;
 esac
