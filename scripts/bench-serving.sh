@@ -94,8 +94,11 @@ done
 
 echo "engine benchmarks..." >&2
 go test -run '^$' -bench Engine -benchtime 3000x ./bench/ >"$WORK/engine.txt"
+# onnx-go lives in its own module (Lantern does not depend on it); it
+# registers the same protobuf names as Lantern's ONNX types, hence the env.
+(cd bench/onnxgo && GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn go test -run '^$' -bench MLP -benchtime 1000x . >"$WORK/onnxgo.txt")
 
-python3 - "$results" "$WORK/engine.txt" <<'PY'
+python3 - "$results" "$WORK/engine.txt" "$WORK/onnxgo.txt" <<'PY'
 import re, sys
 rows = [l.split() for l in open(sys.argv[1])]
 eng = {}
@@ -121,6 +124,16 @@ for m in ("forest", "mlp"):
         n, o = eng.get((m, "native", b)), eng.get((m, "onnxruntime", b))
         if n and o:
             print(f"| {m} | {b} | {n:.1f} | {o:.1f} | {n / o:.2f} |")
+print("\nThe same MLP (30→64→32→3, fixed batch) on three engines (µs):\n")
+print("| batch | native | onnxruntime | onnx-go |")
+print("|---|---|---|---|")
+og = {}
+for l in open(sys.argv[3]):
+    m = re.match(r"BenchmarkMLP/([\w-]+)/batch=(\d+)-\d+\s+\d+\s+([\d.]+) ns/op", l)
+    if m:
+        og[(m[1], int(m[2]))] = float(m[3]) / 1e3
+for b in (1, 1024):
+    print(f"| {b} | {og.get(('native', b), 0):.1f} | {og.get(('onnxruntime', b), 0):.1f} | {og.get(('onnx-go', b), 0):.1f} |")
 print("\nTargets: p50 within floor + engine (native, batch 1) + 100 µs:")
 for r in rows:
     if r[1] == "floor" or r[2] != "1":
