@@ -34,6 +34,10 @@ minio() { go_tool minio "github.com/minio/minio@$MINIO_VERSION" minio; }
 ghz() { go_tool ghz "github.com/bojand/ghz/cmd/ghz@v0.93.0" ghz; }
 hey() { go_tool hey "github.com/rakyll/hey@v0.1.5" hey; }
 
+# Real gRPC clients the end-to-end tests use against lantern.
+grpcurl() { go_tool grpcurl "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4" grpcurl; }
+grpc_health_probe() { go_tool grpc-health-probe "github.com/grpc-ecosystem/grpc-health-probe@v0.4.62" grpc-health-probe; }
+
 onnxruntime() { "$(dirname "${BASH_SOURCE[0]}")/onnxruntime.sh"; }
 
 # debs installs the Debian packages tests read data from (root only; otherwise
@@ -57,14 +61,20 @@ case "${1:-}" in
   onnxruntime) onnxruntime ;;
   debs) debs ;;
   ghz) ghz ;;
+  grpcurl) grpcurl ;;
+  grpc-health-probe) grpc_health_probe ;;
   hey) hey ;;
   env)
     # Each tool on its own line (not inside echo), so a failure stops the script.
     debs >&2
     minio_bin="$(minio)"
     ort_lib="$(onnxruntime)"
+    grpcurl_bin="$(grpcurl)"
+    probe_bin="$(grpc_health_probe)"
     echo "LANTERN_MINIO_BIN=$minio_bin"
     echo "LANTERN_ORT_LIB=$ort_lib"
+    echo "LANTERN_GRPCURL_BIN=$grpcurl_bin"
+    echo "LANTERN_GRPC_HEALTH_PROBE_BIN=$probe_bin"
     ;;
-  *) echo "usage: $0 minio|onnxruntime|debs|ghz|hey|env" >&2; exit 2 ;;
+  *) echo "usage: $0 minio|onnxruntime|debs|ghz|hey|grpcurl|grpc-health-probe|env" >&2; exit 2 ;;
 esac

@@ -40,9 +40,10 @@ func TestMain(m *testing.M) {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	log  *bytes.Buffer
+	cmd      *exec.Cmd
+	addr     string
+	grpcAddr string
+	log      *bytes.Buffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -58,7 +59,8 @@ func freeAddr(t *testing.T) string {
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{addr: freeAddr(t), log: &bytes.Buffer{}}
-	p.cmd = exec.Command(binary, append([]string{"up", "--insecure", "--http-addr", p.addr, "--log-format", "json"}, args...)...)
+	p.grpcAddr = freeAddr(t)
+	p.cmd = exec.Command(binary, append([]string{"up", "--insecure", "--http-addr", p.addr, "--grpc-addr", p.grpcAddr, "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
