@@ -50,6 +50,7 @@ func (e *exitError) Unwrap() error { return e.err }
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c CLI
 	c.stdout, c.stderr = stdout, stderr
+	exited := -1 // set when kong has printed help or the version and wants to exit
 	parser, err := kong.New(&c,
 		kong.Name("lantern"),
 		kong.Description("Lantern: a model registry, ONNX serving, canary rollouts and drift monitoring in one binary.\n\nStart with 'lantern demo'; run the platform with 'lantern up'."),
@@ -58,7 +59,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		kong.Configuration(yamlResolver),
 		kong.Vars{"version": buildinfo.String()},
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(int) {}),
+		kong.Exit(func(code int) { exited = code }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
 	if err != nil {
@@ -66,6 +67,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	kctx, err := parser.Parse(args)
+	if exited >= 0 {
+		return exited // --help: printed, nothing to run
+	}
 	if err != nil {
 		var pe *kong.ParseError
 		if errors.As(err, &pe) {
@@ -75,8 +79,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "lantern:", err)
 		return 2
 	}
-	if kctx.Command() == "" || kctx.Empty() {
-		return 0 // --help was printed
+	if kctx.Command() == "" {
+		parser.Printf("choose a command; see lantern --help")
+		return 2
 	}
 	c.logger = newLogger(c.LogLevel, c.LogFormat, stderr)
 	if err := kctx.Run(&c.Globals); err != nil {
