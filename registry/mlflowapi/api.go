@@ -66,6 +66,7 @@ func New(reg *registry.Service, tr *tracking.Store, store objstore.Store, opts O
 	a.routes = map[string]map[string]handlerFunc{}
 	a.registryRoutes()
 	a.trackingRoutes()
+	a.loggedModelRoutes()
 	return a
 }
 
@@ -117,6 +118,7 @@ var readPOSTs = map[string]bool{
 	"/mlflow/model-versions/search":                 true,
 	"/mlflow/experiments/search":                    true,
 	"/mlflow/runs/search":                           true,
+	loggedModelsRoute + "/search":                   true,
 }
 
 // Role is the role a request needs: reads (GET, and the searches sent by
@@ -181,6 +183,9 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasPrefix(ep, "/mlflow-artifacts/mpu/") {
 		return &apiError{"NOT_IMPLEMENTED", http.StatusNotImplemented,
 			"Multipart upload is not supported by this server; upload the file with a single PUT (unset MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD)"}
+	}
+	if rest, ok := strings.CutPrefix(ep, loggedModelsRoute+"/"); ok && rest != "search" {
+		return a.serveLoggedModel(w, r, rest)
 	}
 	methods, ok := a.routes[ep]
 	if !ok {

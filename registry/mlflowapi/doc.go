@@ -1,7 +1,7 @@
-// Package mlflowapi serves MLflow's REST API (2.x) over Lantern's model
-// registry and tracking store, so that MLflow clients work unchanged with
-// mlflow.set_tracking_uri("http://<lantern>:8080"): logging runs and models,
-// registering versions, aliases, stages, searches and downloads.
+// Package mlflowapi serves MLflow's REST API over Lantern's model registry
+// and tracking store, so that MLflow clients (2.x and 3.x) work unchanged
+// with mlflow.set_tracking_uri("http://<lantern>:8080"): logging runs and
+// models, registering versions, aliases, stages, searches and downloads.
 //
 // # Endpoints
 //
@@ -12,6 +12,10 @@
 //     mapped to registry.Service;
 //   - the tracking subset clients need (experiments/*, runs/*,
 //     metrics/get-history, artifacts/list), mapped to tracking.Store;
+//   - MLflow 3's logged models (logged-models, logged-models/search,
+//     logged-models/{model_id}[/tags|/params|/artifacts/directories], and
+//     runs/outputs), which mlflow.<flavor>.log_model creates in 3.x (see
+//     loggedmodels.go);
 //   - the artifact proxy of `mlflow server --serve-artifacts`
 //     (mlflow-artifacts/artifacts/<path>: PUT, GET with Range, DELETE, and
 //     listing), keeping files in the same object store.
@@ -25,11 +29,18 @@
 // model-versions/create copies the files its source names into a new
 // registry version, streaming them through registry.Registration (hashed,
 // immutable, ONNX signature read), and answers READY at once, so clients do
-// not poll. Sources may be runs:/<run>/<path>, mlflow-artifacts:/<path>
+// not poll. Sources may be models:/<model_id> (an MLflow 3 logged model:
+// the files under its artifact location, once it is READY),
+// runs:/<run>/<path> (the run's files, or else the logged model the run
+// logged under that name, as 3.x clients resolve it), mlflow-artifacts:/<path>
 // (or this server's artifact URLs), models:/<name>/<version|stage> and
 // models:/<name>@<alias>. A source without a valid .onnx file is refused,
 // as are other schemes (s3:, file:, local paths...), which this server
 // cannot read: clients must upload through its artifact proxy.
+//
+// A version registered from a logged model records models:/<model_id> as
+// its source, and answers model_id, as MLflow 3 does; the logged model's
+// mlflow.modelVersions tag lists the versions made from it.
 //
 // get-download-uri answers mlflow-artifacts:/lantern-models/<name>/<version>,
 // a read-only folder of the proxy backed by the registry, which checks each

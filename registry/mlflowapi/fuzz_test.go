@@ -48,6 +48,28 @@ func fuzzTargets() []any {
 			Archive jsonBool `json:"archive_existing_versions"`
 			Stages  []string `json:"stages"`
 		}{},
+		// MLflow 3's logged models.
+		&searchLoggedModelsRequest{},
+		&struct {
+			ModelID string   `json:"model_id"`
+			Status  jsonEnum `json:"status" mlflow:"required"`
+		}{},
+		&struct {
+			RunID  string `json:"run_id" mlflow:"required"`
+			Models []struct {
+				ModelID string  `json:"model_id"`
+				Step    jsonInt `json:"step"`
+			} `json:"models"`
+		}{},
+	}
+}
+
+// checkQuery: a decoded logged-models search either builds a query or fails
+// with a client error.
+func checkQuery(t *testing.T, dst any) {
+	if req, ok := dst.(*searchLoggedModelsRequest); ok {
+		_, err := req.query()
+		checkDecodeErr(t, err)
 	}
 }
 
@@ -72,12 +94,19 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"run_id": "r", "metrics": [{"key": "m", "value": "NaN", "timestamp": "1", "step": 2}]}`,
 		`{"value": "-Infinity", "timestamp": 1.0}`, `{"version": "1", "archive_existing_versions": "true"}`,
 		`{"name": "\ud800"}`, `{"max_results": 9223372036854775808}`, `{"name": "x",`,
+		`{"experiment_ids": ["1"], "filter": "name = 'model'", "order_by": [{"field_name": "metrics.rmse", "ascending": false, "dataset_name": "d"}]}`,
+		`{"experiment_ids": [], "datasets": [{"dataset_digest": "x"}], "order_by": [null, 1, {"ascending": "yes"}]}`,
+		`{"model_id": "m-1", "status": "LOGGED_MODEL_READY"}`, `{"status": 2}`, `{"run_id": "r", "models": [{"model_id": "m", "step": "3"}, {}]}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, dst := range fuzzTargets() {
-			checkDecodeErr(t, decodeBody(body, dst))
+			err := decodeBody(body, dst)
+			checkDecodeErr(t, err)
+			if err == nil {
+				checkQuery(t, dst)
+			}
 		}
 	})
 }
@@ -87,21 +116,25 @@ func FuzzDecodeQuery(f *testing.F) {
 		"", "name=demand", "name=a&name=b", "max_results=10&order_by=name&order_by=version_number+DESC",
 		"max_results=ten", "archive_existing_versions=TRUE", "archive_existing_versions=yes",
 		"experiment_ids=1&experiment_ids=x", "version=%ZZ", "stages=Production&stages=None", "value=NaN&timestamp=-1",
-		"tags=x", "metrics=1",
+		"tags=x", "metrics=1", "experiment_ids=1&order_by=x", "status=LOGGED_MODEL_READY", "artifact_directory_path=model",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, _ := url.ParseQuery(raw)
 		for _, dst := range fuzzTargets() {
-			checkDecodeErr(t, decodeQuery(q, dst))
+			err := decodeQuery(q, dst)
+			checkDecodeErr(t, err)
+			if err == nil {
+				checkQuery(t, dst)
+			}
 		}
 	})
 }
 
 // fuzzAPI is one in-process API over a directory store for FuzzRequest,
-// with a model, a version and a run to find.
-func fuzzAPI(f *testing.F) (*API, string) {
+// with a model, a run and a logged model to find.
+func fuzzAPI(f *testing.F) (*API, string, string) {
 	ctx := context.Background()
 	st := fsStore(f, f.TempDir())
 	reg, err := registry.New(ctx, st, nil, nil, nil)
@@ -120,25 +153,31 @@ func fuzzAPI(f *testing.F) (*API, string) {
 	if _, err := reg.CreateModel(ctx, registry.NewModel{Name: "demand"}); err != nil {
 		f.Fatal(err)
 	}
-	return a, run.Info.RunID
+	lm, err := tr.CreateLoggedModel(ctx, tracking.NewLoggedModel{ExperimentID: "0", Name: "model", SourceRunID: run.Info.RunID})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return a, run.Info.RunID, lm.ID
 }
 
 // FuzzRequest sends fuzzed queries and bodies to the read-only endpoints of
 // a real API: whatever comes in, the answer is MLflow JSON and never a 500.
 func FuzzRequest(f *testing.F) {
-	a, runID := fuzzAPI(f)
+	a, runID, modelID := fuzzAPI(f)
 	endpoints := []string{
 		"/mlflow/registered-models/search", "/mlflow/model-versions/search", "/mlflow/registered-models/get",
 		"/mlflow/registered-models/get-latest-versions", "/mlflow/registered-models/alias", "/mlflow/model-versions/get",
 		"/mlflow/model-versions/get-download-uri", "/mlflow/experiments/search", "/mlflow/experiments/get",
 		"/mlflow/experiments/get-by-name", "/mlflow/runs/search", "/mlflow/runs/get", "/mlflow/metrics/get-history",
-		"/mlflow/artifacts/list", "/mlflow-artifacts/artifacts",
+		"/mlflow/artifacts/list", "/mlflow-artifacts/artifacts", "/mlflow/logged-models/search",
+		"/mlflow/logged-models/" + modelID, "/mlflow/logged-models/" + modelID + "/artifacts/directories",
 	}
 	for i, s := range []string{
 		"filter=name+LIKE+'d%25'&max_results=1", "filter=version_number+>+1+AND+tags.a+=+'b'", "name=demand",
 		"name=demand&alias=champion", "name=demand&version=1", "experiment_id=0", "experiment_name=Default",
 		"run_id=" + runID + "&metric_key=m", "run_id=" + runID + "&path=model", "path=lantern-models/demand",
 		"page_token=eyJvIjoxLCJxIjoxfQ", "filter=metrics.a+>+1&order_by=metrics.a+DESC",
+		"artifact_directory_path=model", "experiment_ids=0",
 	} {
 		f.Add(uint8(i), s, []byte(`{"experiment_ids": ["0"], "filter": "params.a = 'b'", "max_results": 5}`))
 	}
@@ -165,6 +204,41 @@ func FuzzRequest(f *testing.F) {
 			}
 		} else if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "application/json") && !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s: invalid JSON answer %s", method, ep, rec.Body)
+		}
+	})
+}
+
+// FuzzLoggedModelPath sends every method to fuzzed paths under
+// /mlflow/logged-models/: whatever the path, the answer is MLflow JSON and
+// never a 500.
+func FuzzLoggedModelPath(f *testing.F) {
+	a, _, modelID := fuzzAPI(f)
+	for i, s := range []string{
+		modelID, modelID + "/tags", modelID + "/tags/mlflow.user", modelID + "/tags/a/b", modelID + "/params",
+		modelID + "/artifacts/directories", "search", "", "/", "m-x/tags/", modelID + "//", "%2e%2e/x", "m-0/nope",
+	} {
+		f.Add(uint8(i), s, []byte(`{"status": "LOGGED_MODEL_READY", "tags": [{"key": "a", "value": "b"}], "params": [{"key": "p", "value": "1"}]}`))
+	}
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut}
+	f.Fuzz(func(t *testing.T, which uint8, rest string, body []byte) {
+		method := methods[int(which)%len(methods)]
+		req, err := http.NewRequest(method, "http://lantern/api/2.0/mlflow/logged-models/"+rest, bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q %q: %d %s", method, rest, body, rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusOK {
+			var e errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.ErrorCode == "" || e.Message == "" {
+				t.Fatalf("%s %q: %d with a body that is not MLflow's error JSON: %s", method, rest, rec.Code, rec.Body)
+			}
+		} else if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %q: invalid JSON answer %s", method, rest, rec.Body)
 		}
 	})
 }

@@ -13,6 +13,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/lantern-mlops/lantern/internal/errkind"
+	"github.com/lantern-mlops/lantern/internal/server"
 	"github.com/lantern-mlops/lantern/objstore"
 	"github.com/lantern-mlops/lantern/registry"
 	"github.com/lantern-mlops/lantern/registry/tracking"
@@ -40,6 +42,12 @@ type resolvedSource struct {
 	modelFile string // from the MLmodel file's onnx flavor, if any
 	runID     string
 	lineage   registry.Lineage
+	// modelID is the MLflow 3 logged model the files belong to, if any.
+	modelID string
+	// source, if set, is recorded instead of the request's source:
+	// models:/<model id> for a runs:/ source that names a logged model, as
+	// MLflow 3 clients record it.
+	source string
 }
 
 func badSource(source, why string) error {
@@ -48,7 +56,29 @@ func badSource(source, why string) error {
 
 const unsupportedSource = "Lantern copies every version's files into its registry, and can read them only from its own storage. " +
 	"Log the model with this server as the tracking URI (mlflow.set_tracking_uri) so its files are uploaded through the MLflow artifact proxy, " +
-	"then register it with a runs:/<run_id>/<path>, mlflow-artifacts:/<path> or models:/<name>/<version> source"
+	"then register it with a models:/<model_id>, runs:/<run_id>/<path>, mlflow-artifacts:/<path> or models:/<name>/<version> source"
+
+// loggedModelRef returns the logged model id a models:/ URI names, if it
+// names one: models:/m-<id>, MLflow 3's model URI (no version, alias or path).
+func loggedModelRef(source string) (string, bool) {
+	scheme, rest, ok := strings.Cut(source, ":")
+	if !ok || !strings.EqualFold(scheme, "models") {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest, "/")
+	if !strings.HasPrefix(rest, tracking.LoggedModelIDPrefix) || strings.ContainsAny(rest, "/@") {
+		return "", false
+	}
+	return rest, true
+}
+
+// loggedModelID is a version's model_id: the logged model its source names.
+// Every registration from a logged model records models:/<model id> as its
+// source (see resolvedSource.source), so the source is where it is kept.
+func loggedModelID(source string) string {
+	id, _ := loggedModelRef(source)
+	return id
+}
 
 // checkRelativePaths refuses sources with ".." segments or NUL bytes after
 // percent-decoding, as MLflow's _validate_non_local_source_contains_relative_paths does.
@@ -127,7 +157,74 @@ func (a *API) runSource(ctx context.Context, source, rest string) (*resolvedSour
 	if err != nil {
 		return nil, badSource(source, err.Error())
 	}
-	return a.proxySource(ctx, source, tracking.JoinArtifactPath(root, clean), id)
+	dir := tracking.JoinArtifactPath(root, clean)
+	if clean != "" && !strings.ContainsAny(clean, `/:.%"'`) {
+		// MLflow 3 logs models outside the run's artifacts: when the run has
+		// no model at <path>, runs:/<run>/<path> names the logged model the
+		// run logged under that name, as 3.x clients resolve it.
+		_, err := a.store.Stat(ctx, tracking.ArtifactKey(dir+"/MLmodel"))
+		switch {
+		case errors.Is(err, objstore.ErrNotFound):
+			lm, err := a.tr.RunLoggedModel(ctx, id, clean)
+			if err == nil {
+				src, err := a.loggedModelSource(ctx, source, lm, id)
+				if err != nil {
+					return nil, err
+				}
+				src.source = "models:/" + lm.ID
+				return src, nil
+			}
+			if !errors.Is(err, tracking.ErrNotFound) {
+				return nil, err
+			}
+			// Neither: the run's files there, if any, are the source.
+		case err != nil:
+			return nil, err
+		}
+	}
+	return a.proxySource(ctx, source, dir, id)
+}
+
+// loggedModelSource resolves an MLflow 3 logged model to the files under
+// its artifact location, which clients upload through the artifact proxy.
+// Only a READY model is registered: a PENDING one may still be uploading,
+// and a failed one is incomplete. runID, if set, is the run the source
+// named; by default it is the model's source run.
+func (a *API) loggedModelSource(ctx context.Context, source string, lm *tracking.LoggedModel, runID string) (*resolvedSource, error) {
+	if lm.Status != tracking.LoggedModelReady {
+		return nil, &userError{errkind.FailedPrecondition, fmt.Sprintf(
+			"Logged model %s is %s, not %s: only a finalized model whose files are all uploaded can be registered (mlflow.finalize_logged_model)",
+			lm.ID, lm.Status, tracking.LoggedModelReady)}
+	}
+	root, err := tracking.ParseArtifactURI(lm.ArtifactLocation)
+	if err != nil {
+		return nil, badSource(source, fmt.Sprintf("logged model %s keeps its files at %q, which this server does not store", lm.ID, lm.ArtifactLocation))
+	}
+	if runID == "" {
+		runID = lm.SourceRunID
+	}
+	src, err := a.proxySource(ctx, source, root, runID)
+	if err != nil {
+		return nil, err
+	}
+	src.modelID = lm.ID
+	// The model's params and metrics complete the run's in the lineage.
+	for k, v := range lm.Params {
+		if src.lineage.Parameters == nil {
+			src.lineage.Parameters = map[string]string{}
+		}
+		src.lineage.Parameters[k] = v
+	}
+	for _, m := range lm.Metrics {
+		if m.DatasetName != "" || math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			continue
+		}
+		if src.lineage.Metrics == nil {
+			src.lineage.Metrics = map[string]float64{}
+		}
+		src.lineage.Metrics[m.Key] = m.Value
+	}
+	return src, nil
 }
 
 // proxySource lists the files under a path of the artifact proxy (or the
@@ -182,8 +279,16 @@ func (a *API) storeFile(key, rel string, size int64) sourceFile {
 	}}
 }
 
-// modelsSource resolves models:/<name>/<version|stage|alias> and models:/<name>@<alias>.
+// modelsSource resolves models:/<model id> (a logged model),
+// models:/<name>/<version|stage|alias> and models:/<name>@<alias>.
 func (a *API) modelsSource(ctx context.Context, source, rest string) (*resolvedSource, error) {
+	if id, ok := loggedModelRef(source); ok {
+		lm, err := a.tr.GetLoggedModel(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return a.loggedModelSource(ctx, source, lm, "")
+	}
 	rest = strings.TrimLeft(rest, "/")
 	var name, ref string
 	if n, alias, ok := strings.Cut(rest, "@"); ok && !strings.Contains(alias, "/") {
@@ -191,10 +296,7 @@ func (a *API) modelsSource(ctx context.Context, source, rest string) (*resolvedS
 	} else {
 		n, r, ok := strings.Cut(rest, "/")
 		if !ok || n == "" || r == "" || strings.Contains(r, "/") {
-			if strings.HasPrefix(rest, "m-") && !strings.Contains(rest, "/") {
-				return nil, badSource(source, "MLflow 3 logged-model ids (models:/m-...) are not supported: register from the run (runs:/<run_id>/<path>) instead")
-			}
-			return nil, badSource(source, "expected models:/<name>/<version>, models:/<name>/<stage> or models:/<name>@<alias>")
+			return nil, badSource(source, "expected models:/<model_id>, models:/<name>/<version>, models:/<name>/<stage> or models:/<name>@<alias>")
 		}
 		name, ref = n, r
 	}
@@ -343,6 +445,9 @@ func (a *API) createVersion(w http.ResponseWriter, r *http.Request) error {
 		Tags        []wireTag `json:"tags"`
 		RunLink     string    `json:"run_link"`
 		Description string    `json:"description"`
+		// ModelID is the logged model the 3.x client registers (with the
+		// source models:/<model id>).
+		ModelID string `json:"model_id"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
 		return err
@@ -356,6 +461,16 @@ func (a *API) createVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if req.ModelID != "" && req.ModelID != src.modelID {
+		if src.modelID == "" {
+			return invalidf("model_id '%s' is not the logged model of source '%s': a version is linked to the logged model it is copied from; register it with the source models:/%s", req.ModelID, req.Source, req.ModelID)
+		}
+		return invalidf("model_id '%s' does not match source '%s', which is logged model %s", req.ModelID, req.Source, src.modelID)
+	}
+	source := req.Source
+	if src.source != "" {
+		source = src.source
+	}
 	runID := req.RunID
 	if runID == "" {
 		runID = src.runID
@@ -365,7 +480,7 @@ func (a *API) createVersion(w http.ResponseWriter, r *http.Request) error {
 		lineage.RunID = runID
 	}
 	reg, err := a.reg.BeginVersion(ctx, registry.NewVersion{
-		Name: req.Name, Description: req.Description, Source: req.Source, RunID: runID, RunLink: req.RunLink,
+		Name: req.Name, Description: req.Description, Source: source, RunID: runID, RunLink: req.RunLink,
 		Tags: tagMap(req.Tags), Lineage: lineage, ModelFile: src.modelFile,
 	})
 	if err != nil {
@@ -383,6 +498,15 @@ func (a *API) createVersion(w http.ResponseWriter, r *http.Request) error {
 			return badSource(req.Source, err.Error())
 		}
 		return err
+	}
+	if src.modelID != "" {
+		// As MLflow's server does (set_model_versions_tags). The version
+		// exists now: a failure here must not make the client retry and
+		// register it twice.
+		if err := a.tr.AddModelVersion(ctx, src.modelID, v.Name, versionString(v.Version)); err != nil {
+			a.log.Warn("could not record the registration on the logged model", "request_id", server.RequestID(r),
+				"model_id", src.modelID, "name", v.Name, "version", v.Version, "err", err)
+		}
 	}
 	return reply(w, modelVersionResponse{toWireVersion(v)})
 }

@@ -32,6 +32,7 @@ func (a *API) trackingRoutes() {
 	a.handle(runs+"set-tag", "POST", a.setTag)
 	a.handle(runs+"delete-tag", "POST", a.deleteTag)
 	a.handle(runs+"log-model", "POST", a.logModel)
+	a.handle(runs+"outputs", "POST", a.logOutputs)
 	a.handle("/mlflow/metrics/get-history", "GET", a.metricHistory)
 	a.handle("/mlflow/artifacts/list", "GET", a.listRunArtifacts)
 }
@@ -375,6 +376,10 @@ type wireMetricIn struct {
 	Value     *tracking.Float `json:"value"`
 	Timestamp *jsonInt        `json:"timestamp"`
 	Step      jsonInt         `json:"step"`
+	// MLflow 3 links a value to a logged model and a dataset.
+	ModelID       string `json:"model_id"`
+	DatasetName   string `json:"dataset_name"`
+	DatasetDigest string `json:"dataset_digest"`
 }
 
 func (a *API) logBatch(w http.ResponseWriter, r *http.Request) error {
@@ -397,7 +402,10 @@ func (a *API) logBatch(w http.ResponseWriter, r *http.Request) error {
 		case m.Timestamp == nil:
 			return missingIndexed("metrics", i, "timestamp")
 		}
-		metrics = append(metrics, tracking.Metric{Key: m.Key, Value: float64(*m.Value), Timestamp: int64(*m.Timestamp), Step: int64(m.Step)})
+		metrics = append(metrics, tracking.Metric{
+			Key: m.Key, Value: float64(*m.Value), Timestamp: int64(*m.Timestamp), Step: int64(m.Step),
+			ModelID: m.ModelID, DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest,
+		})
 	}
 	var params []tracking.Param
 	for i, p := range req.Params {
@@ -431,6 +439,10 @@ func (a *API) logMetric(w http.ResponseWriter, r *http.Request) error {
 		Value     *tracking.Float `json:"value" mlflow:"required"`
 		Timestamp *jsonInt        `json:"timestamp" mlflow:"required"`
 		Step      jsonInt         `json:"step"`
+		// MLflow 3 links a value to a logged model and a dataset.
+		ModelID       string `json:"model_id"`
+		DatasetName   string `json:"dataset_name"`
+		DatasetDigest string `json:"dataset_digest"`
 	}
 	if err := a.decode(w, r, &req); err != nil {
 		return err
@@ -439,7 +451,10 @@ func (a *API) logMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m := tracking.Metric{Key: req.Key, Value: float64(*req.Value), Timestamp: int64(*req.Timestamp), Step: int64(req.Step)}
+	m := tracking.Metric{
+		Key: req.Key, Value: float64(*req.Value), Timestamp: int64(*req.Timestamp), Step: int64(req.Step),
+		ModelID: req.ModelID, DatasetName: req.DatasetName, DatasetDigest: req.DatasetDigest,
+	}
 	if err := a.tr.LogBatch(r.Context(), id, []tracking.Metric{m}, nil, nil); err != nil {
 		return err
 	}
@@ -522,6 +537,32 @@ func (a *API) logModel(w http.ResponseWriter, r *http.Request) error {
 		return invalidf("Model json is missing mandatory fields: {%s}", strings.Join(missing, ", "))
 	}
 	if err := a.tr.LogModel(r.Context(), req.RunID, model); err != nil {
+		return err
+	}
+	return reply(w, empty{})
+}
+
+// logOutputs records the logged models a run produced (MLflow 3's
+// mlflow.<flavor>.log_model calls it before uploading the model's files).
+func (a *API) logOutputs(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RunID  string `json:"run_id" mlflow:"required"`
+		Models []struct {
+			ModelID string  `json:"model_id"`
+			Step    jsonInt `json:"step"`
+		} `json:"models"`
+	}
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	var outputs []tracking.ModelOutput
+	for i, m := range req.Models {
+		if m.ModelID == "" {
+			return missingIndexed("models", i, "model_id")
+		}
+		outputs = append(outputs, tracking.ModelOutput{ModelID: m.ModelID, Step: int64(m.Step)})
+	}
+	if err := a.tr.LogOutputs(r.Context(), req.RunID, outputs); err != nil {
 		return err
 	}
 	return reply(w, empty{})

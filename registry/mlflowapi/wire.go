@@ -39,6 +39,8 @@ type wireModelVersion struct {
 	Tags                 []wireTag `json:"tags,omitempty"`
 	RunLink              string    `json:"run_link,omitempty"`
 	Aliases              []string  `json:"aliases,omitempty"`
+	// ModelID is the MLflow 3 logged model the version was made from.
+	ModelID string `json:"model_id,omitempty"`
 }
 
 type wireRegisteredModel struct {
@@ -89,9 +91,56 @@ type wireRunData struct {
 }
 
 type wireRun struct {
-	Info   wireRunInfo `json:"info"`
-	Data   wireRunData `json:"data"`
-	Inputs struct{}    `json:"inputs"`
+	Info    wireRunInfo     `json:"info"`
+	Data    wireRunData     `json:"data"`
+	Inputs  struct{}        `json:"inputs"`
+	Outputs *wireRunOutputs `json:"outputs,omitempty"`
+}
+
+type wireRunOutputs struct {
+	ModelOutputs []wireModelOutput `json:"model_outputs,omitempty"`
+}
+
+type wireModelOutput struct {
+	ModelID string `json:"model_id"`
+	Step    int64  `json:"step"`
+}
+
+// wireLoggedModel is MLflow 3's LoggedModel: {info, data}.
+type wireLoggedModel struct {
+	Info wireLoggedModelInfo `json:"info"`
+	Data wireLoggedModelData `json:"data"`
+}
+
+type wireLoggedModelInfo struct {
+	ModelID                string    `json:"model_id,omitempty"`
+	ExperimentID           string    `json:"experiment_id,omitempty"`
+	Name                   string    `json:"name,omitempty"`
+	CreationTimestampMS    int64     `json:"creation_timestamp_ms,omitempty"`
+	LastUpdatedTimestampMS int64     `json:"last_updated_timestamp_ms,omitempty"`
+	ArtifactURI            string    `json:"artifact_uri,omitempty"`
+	Status                 string    `json:"status,omitempty"`
+	ModelType              string    `json:"model_type,omitempty"`
+	SourceRunID            string    `json:"source_run_id,omitempty"`
+	StatusMessage          string    `json:"status_message,omitempty"`
+	Tags                   []wireTag `json:"tags,omitempty"`
+}
+
+type wireLoggedModelData struct {
+	Params  []wireTag         `json:"params,omitempty"`
+	Metrics []wireModelMetric `json:"metrics,omitempty"`
+}
+
+// wireModelMetric is a Metric linked to a logged model.
+type wireModelMetric struct {
+	Key           string         `json:"key"`
+	Value         tracking.Float `json:"value"`
+	Timestamp     int64          `json:"timestamp"`
+	Step          int64          `json:"step"`
+	DatasetName   string         `json:"dataset_name,omitempty"`
+	DatasetDigest string         `json:"dataset_digest,omitempty"`
+	ModelID       string         `json:"model_id,omitempty"`
+	RunID         string         `json:"run_id,omitempty"`
 }
 
 type wireFileInfo struct {
@@ -120,6 +169,7 @@ func toWireVersion(v *registry.Version) wireModelVersion {
 		UserID: v.CreatedBy, CurrentStage: string(v.Stage), Description: v.Description,
 		Source: v.Source, RunID: v.RunID, Status: string(v.Status), StatusMessage: v.StatusMessage,
 		Tags: sortedTags(v.Tags), RunLink: v.RunLink, Aliases: v.Aliases,
+		ModelID: loggedModelID(v.Source),
 	}
 }
 
@@ -171,6 +221,32 @@ func toWireRun(r *tracking.Run) wireRun {
 	}
 	w.Data.Params = sortedTags(r.Params)
 	w.Data.Tags = sortedTags(r.Tags)
+	if len(r.Outputs) > 0 {
+		w.Outputs = &wireRunOutputs{}
+		for _, o := range r.Outputs {
+			w.Outputs.ModelOutputs = append(w.Outputs.ModelOutputs, wireModelOutput(o))
+		}
+	}
+	return w
+}
+
+func toWireLoggedModel(m *tracking.LoggedModel) wireLoggedModel {
+	w := wireLoggedModel{Info: wireLoggedModelInfo{
+		ModelID: m.ID, ExperimentID: m.ExperimentID, Name: m.Name,
+		CreationTimestampMS: m.CreationTime, LastUpdatedTimestampMS: m.LastUpdateTime,
+		ArtifactURI: m.ArtifactLocation, Status: string(m.Status), ModelType: m.ModelType,
+		SourceRunID: m.SourceRunID, StatusMessage: m.StatusMessage, Tags: sortedTags(m.Tags),
+	}}
+	w.Data.Params = sortedTags(m.Params)
+	for _, mm := range m.Metrics {
+		w.Data.Metrics = append(w.Data.Metrics, wireModelMetric{
+			Key: mm.Key, Value: tracking.Float(mm.Value), Timestamp: mm.Timestamp, Step: mm.Step,
+			DatasetName: mm.DatasetName, DatasetDigest: mm.DatasetDigest, ModelID: m.ID, RunID: mm.RunID,
+		})
+	}
+	slices.SortFunc(w.Data.Metrics, func(a, b wireModelMetric) int {
+		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.DatasetName, b.DatasetName), cmp.Compare(a.DatasetDigest, b.DatasetDigest))
+	})
 	return w
 }
 

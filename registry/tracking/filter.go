@@ -23,6 +23,12 @@ import (
 //              end_time (numeric). A bare key is an attribute.
 // Experiments: name (= != LIKE ILIKE), creation_time, last_update_time
 //              (numeric) and tags.<key> (= != LIKE ILIKE).
+// Logged models: metrics.<key> (numeric), params.<key>, tags.<key> and the
+//              attributes name, model_id, model_type, status, source_run_id
+//              (= != LIKE ILIKE IN NOT IN), creation_timestamp and
+//              last_updated_timestamp (numeric; also creation_time,
+//              last_updated_time). status compares to PENDING, READY and
+//              FAILED (the proto names LOGGED_MODEL_READY... are accepted).
 //
 // Anything else (OR, parentheses, datasets.*, other attributes) is refused
 // with an INVALID_PARAMETER_VALUE error that says what is supported.
@@ -58,6 +64,8 @@ type searchKind struct {
 	strAttrs []string
 	numAttrs []string
 	inAttrs  []string
+	// listParamsTags allows IN and NOT IN on params and tags too.
+	listParamsTags bool
 }
 
 var (
@@ -73,6 +81,19 @@ var (
 		numAttrs: []string{"start_time", "end_time", "created"},
 		inAttrs:  []string{"run_id"},
 	}
+	loggedModelSearch = searchKind{
+		name: "logged models",
+		entities: map[string]entity{
+			"metric": entMetric, "metrics": entMetric,
+			"param": entParam, "params": entParam, "parameter": entParam, "parameters": entParam,
+			"tag": entTag, "tags": entTag,
+			"attribute": entAttr, "attributes": entAttr, "attr": entAttr,
+		},
+		strAttrs:       []string{"name", "model_id", "model_type", "status", "source_run_id"},
+		numAttrs:       []string{"creation_timestamp", "creation_time", "last_updated_timestamp", "last_updated_time"},
+		inAttrs:        []string{"name", "model_id", "model_type", "status", "source_run_id"},
+		listParamsTags: true,
+	}
 	experimentSearch = searchKind{
 		name: "experiments",
 		entities: map[string]entity{
@@ -85,7 +106,7 @@ var (
 )
 
 func (k searchKind) validEntities() string {
-	if k.name == "runs" {
+	if k.name != "experiments" {
 		return "['metric', 'parameter', 'tag', 'attribute']"
 	}
 	return "['tag', 'attribute']"
@@ -217,8 +238,11 @@ func (sc *scanner) identifier(k searchKind) (entity, string, error) {
 }
 
 func (k searchKind) example() string {
-	if k.name == "runs" {
+	switch k.name {
+	case "runs":
 		return "metrics.rmse, params.alpha, tags.team or attributes.status"
+	case "logged models":
+		return "name, source_run_id, metrics.rmse, params.alpha or tags.team"
 	}
 	return "name or tags.team"
 }
@@ -362,6 +386,10 @@ func (k searchKind) check(c *clause) error {
 		default:
 			return invalid("Invalid attribute key '%s' specified. Valid keys are '%s'", c.key, strings.Trim(k.attrKeys(), "'"))
 		}
+	case entParam, entTag:
+		if k.listParamsTags {
+			allowed = append(append([]string{}, stringOps...), "IN", "NOT IN")
+		}
 	}
 	if !contains(allowed, c.op) {
 		return invalid("Invalid comparator '%s' for %s '%s': it must be one of %s", c.op, c.ent, c.key, opsList(allowed))
@@ -381,6 +409,12 @@ func (k searchKind) check(c *clause) error {
 		c.num, c.isNum = n, true
 	case !numeric && c.isNum:
 		return invalid("Expected a quoted string value for %s '%s' (e.g. %s = 'value')", c.ent, c.key, c.key)
+	}
+	if k.name == loggedModelSearch.name && c.ent == entAttr && c.key == "status" && c.op != "LIKE" && c.op != "ILIKE" {
+		c.str = normalizeModelStatus(c.str)
+		for i, v := range c.list {
+			c.list[i] = normalizeModelStatus(v)
+		}
 	}
 	if c.op == "LIKE" || c.op == "ILIKE" {
 		c.like = compileLike(c.str, c.op == "ILIKE")
@@ -480,4 +514,64 @@ func (c *clause) matchExperiment(e *Experiment) bool {
 		return c.matchNumber(float64(e.LastUpdateTime), true)
 	}
 	return c.matchString(e.Name, true)
+}
+
+// matchLoggedModel evaluates a logged model clause. A metric clause holds if
+// any of the model's values of that metric (on one of datasets, if given)
+// satisfies it. Unset attributes (model_type, source_run_id) match nothing,
+// as in MLflow.
+func (c *clause) matchLoggedModel(m *LoggedModel, datasets []DatasetRef) bool {
+	switch c.ent {
+	case entMetric:
+		for _, mm := range m.Metrics {
+			if mm.Key == c.key && onDatasets(mm, datasets) && c.matchNumber(mm.Value, true) {
+				return true
+			}
+		}
+		return false
+	case entParam:
+		v, ok := m.Params[c.key]
+		return c.matchString(v, ok)
+	case entTag:
+		v, ok := m.Tags[c.key]
+		return c.matchString(v, ok)
+	}
+	switch c.key {
+	case "creation_timestamp", "creation_time":
+		return c.matchNumber(float64(m.CreationTime), true)
+	case "last_updated_timestamp", "last_updated_time":
+		return c.matchNumber(float64(m.LastUpdateTime), true)
+	}
+	v, ok := modelAttr(m, c.key)
+	return c.matchString(v, ok)
+}
+
+func modelAttr(m *LoggedModel, key string) (string, bool) {
+	switch key {
+	case "name":
+		return m.Name, true
+	case "model_id":
+		return m.ID, true
+	case "model_type":
+		return m.ModelType, m.ModelType != ""
+	case "status":
+		return normalizeModelStatus(string(m.Status)), true
+	case "source_run_id":
+		return m.SourceRunID, m.SourceRunID != ""
+	}
+	return "", false
+}
+
+// onDatasets reports whether a model metric was computed on one of datasets
+// (any, if none are given); a dataset without a digest matches any digest.
+func onDatasets(mm ModelMetric, datasets []DatasetRef) bool {
+	if len(datasets) == 0 {
+		return true
+	}
+	for _, d := range datasets {
+		if mm.DatasetName == d.Name && (d.Digest == "" || mm.DatasetDigest == d.Digest) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,16 +14,20 @@ import (
 //	mlflow/runs/<experiment id>/<run id>.json    run: info, params, tags, latest metrics (CAS)
 //	mlflow/run-ids/<run id>                      create-only pointer → experiment id
 //	mlflow/metrics/<run id>/<hex(key)>/<n>.json  metric history, pages of HistoryPageSize points (CAS)
+//	mlflow/logged-models/<experiment id>/<model id>.json  logged model (MLflow 3): info, tags, params, metrics (CAS)
+//	mlflow/logged-model-ids/<model id>           create-only pointer → experiment id
 //	mlflow/artifacts/<path>                      MLflow's artifact proxy (see ArtifactKey)
 const (
 	// Prefix is the root of everything the tracking store and the artifact proxy write.
-	Prefix          = "mlflow/"
-	experimentsDir  = Prefix + "experiments/"
-	namesDir        = Prefix + "experiment-names/"
-	runsDir         = Prefix + "runs/"
-	runIDsDir       = Prefix + "run-ids/"
-	metricsDir      = Prefix + "metrics/"
-	artifactsPrefix = Prefix + "artifacts/"
+	Prefix            = "mlflow/"
+	experimentsDir    = Prefix + "experiments/"
+	namesDir          = Prefix + "experiment-names/"
+	runsDir           = Prefix + "runs/"
+	runIDsDir         = Prefix + "run-ids/"
+	metricsDir        = Prefix + "metrics/"
+	loggedModelsDir   = Prefix + "logged-models/"
+	loggedModelIDsDir = Prefix + "logged-model-ids/"
+	artifactsPrefix   = Prefix + "artifacts/"
 )
 
 func experimentKey(id string) string { return experimentsDir + id + ".json" }
@@ -48,6 +52,14 @@ func runKey(expID, runID string) string { return runsDir + expID + "/" + runID +
 func runsPrefix(expID string) string { return runsDir + expID + "/" }
 
 func runIDKey(runID string) string { return runIDsDir + runID }
+
+func loggedModelKey(expID, modelID string) string {
+	return loggedModelsDir + expID + "/" + modelID + ".json"
+}
+
+func loggedModelsPrefix(expID string) string { return loggedModelsDir + expID + "/" }
+
+func loggedModelIDKey(modelID string) string { return loggedModelIDsDir + modelID }
 
 func historyPrefix(runID, key string) string {
 	return metricsDir + runID + "/" + hex.EncodeToString([]byte(key)) + "/"
@@ -99,4 +111,14 @@ func validRunID(id string) bool {
 		}
 	}
 	return true
+}
+
+// LoggedModelIDPrefix starts every logged model id ("m-" and 32 hex digits,
+// as MLflow makes them); models:/m-<hex> URIs name logged models.
+const LoggedModelIDPrefix = "m-"
+
+// validLoggedModelID accepts the ids the store allocates.
+func validLoggedModelID(id string) bool {
+	hexPart, ok := strings.CutPrefix(id, LoggedModelIDPrefix)
+	return ok && validRunID(hexPart)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
+	"slices"
 	"strconv"
 
 	"github.com/lantern-mlops/lantern/objstore"
@@ -39,6 +41,27 @@ func (s *Store) appendHistory(ctx context.Context, runID, key string, ms []Metri
 	mu := s.stripe(prefix)
 	mu.Lock()
 	defer mu.Unlock()
+	if slices.ContainsFunc(ms, func(m Metric) bool { return m.ModelID != "" }) {
+		// Points linked to a logged model are often points of the history
+		// logged again (see LogBatch): skip those already there.
+		have, err := s.historyPoints(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		kept := make([]Metric, 0, len(ms))
+		for _, m := range ms {
+			k := pointKeyOf(m)
+			if m.ModelID != "" && have[k] {
+				continue
+			}
+			have[k] = true
+			kept = append(kept, m)
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		ms = kept
+	}
 	pts := make([]historyPoint, len(ms))
 	for i, m := range ms {
 		pts[i] = historyPoint{Float(m.Value), m.Timestamp, m.Step}
@@ -94,6 +117,36 @@ func (s *Store) appendHistory(ctx context.Context, runID, key string, ms []Metri
 	}
 	s.historyHints.Store(prefix, page)
 	return nil
+}
+
+// pointKey identifies a point of a metric's history.
+type pointKey struct {
+	value           uint64
+	timestamp, step int64
+}
+
+func pointKeyOf(m Metric) pointKey {
+	return pointKey{math.Float64bits(m.Value), m.Timestamp, m.Step}
+}
+
+// historyPoints reads every point of a metric's history.
+func (s *Store) historyPoints(ctx context.Context, prefix string) (map[pointKey]bool, error) {
+	have := map[pointKey]bool{}
+	for page := 0; ; page++ {
+		cur, _, err := readJSON[historyPage](ctx, s.store, pageKey(prefix, page))
+		if errors.Is(err, objstore.ErrNotFound) {
+			return have, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range cur.P {
+			have[pointKey{math.Float64bits(float64(p.V)), p.T, p.S}] = true
+		}
+		if len(cur.P) < HistoryPageSize {
+			return have, nil
+		}
+	}
 }
 
 // lastPage returns the number of the last history page (0 if none): the

@@ -248,6 +248,12 @@ func (s *Store) RestoreRun(ctx context.Context, runID string) error {
 // a key is an error; the same value is accepted), tags are overwritten, and
 // each metric is appended to its history and becomes the latest value if
 // it has a higher (step, timestamp, value).
+//
+// A metric with a ModelID (MLflow 3) must name an existing logged model; it
+// is also recorded on that model, and is not appended to the run's history
+// if that very point (key, value, timestamp, step) is already there: MLflow
+// 3's log_model logs the run's metrics of its step again, linked to the new
+// model, and MLflow's SQL store does not duplicate them either.
 func (s *Store) LogBatch(ctx context.Context, runID string, metrics []Metric, params []Param, tags []Tag) error {
 	if err := validateBatch(metrics, params, tags); err != nil {
 		return err
@@ -263,9 +269,24 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []Metric, pa
 	if cur.Info.LifecycleStage != StageActive {
 		return invalid("The run %s must be in the 'active' state. Current state is %s.", runID, cur.Info.LifecycleStage)
 	}
-	// Refuse a changed param before writing any history.
+	// Refuse a changed param, or a link to a missing model, before writing
+	// any history.
 	if err := checkParams(cur, params); err != nil {
 		return err
+	}
+	linked := map[string][]Metric{}
+	var models []string
+	for _, m := range metrics {
+		if m.ModelID == "" {
+			continue
+		}
+		if _, ok := linked[m.ModelID]; !ok {
+			if _, err := s.GetLoggedModel(ctx, m.ModelID); err != nil {
+				return err
+			}
+			models = append(models, m.ModelID)
+		}
+		linked[m.ModelID] = append(linked[m.ModelID], m)
 	}
 	if len(metrics) > 0 {
 		var order []string
@@ -306,12 +327,20 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []Metric, pa
 				r.Metrics = map[string]Metric{}
 			}
 			if old, ok := r.Metrics[m.Key]; !ok || newer(m, old) {
-				r.Metrics[m.Key] = m
+				r.Metrics[m.Key] = m.plain()
 			}
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for _, id := range models {
+		if err := s.linkMetrics(ctx, id, runID, linked[id]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkParams(r *Run, params []Param) error {

@@ -45,11 +45,12 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
-// Store keeps MLflow experiments, runs, metrics and the artifact proxy's
-// files in an objstore.Store. It is safe for concurrent use, also by several
-// processes over one bucket: every read goes to the store (decoded objects are
-// cached by ETag only), creations are create-only writes and updates are
-// compare-and-swap writes retried on conflict.
+// Store keeps MLflow experiments, runs, metrics, logged models and the
+// artifact proxy's files in an objstore.Store. It is safe for concurrent
+// use, also by several processes over one bucket: every read goes to the
+// store (decoded objects are cached by ETag only), creations are
+// create-only writes and updates are compare-and-swap writes retried on
+// conflict.
 type Store struct {
 	store objstore.Store
 	opts  Options
@@ -61,6 +62,8 @@ type Store struct {
 	objects etagCache
 	// runExperiments caches run id → experiment id (immutable).
 	runExperiments sync.Map
+	// modelExperiments caches logged model id → experiment id (immutable).
+	modelExperiments sync.Map
 	// historyHints remembers the last history page seen per metric.
 	historyHints sync.Map
 	// stripes serialise this process's writers of one run or metric, so

@@ -193,7 +193,7 @@ func TestRuns(t *testing.T) {
 	if err := s.LogBatch(ctx, id, nil, []Param{{"alpha", "0.5"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.LogBatch(ctx, id, []Metric{{"m", 1, 1, 0}}, []Param{{"alpha", "0.7"}}, nil); !errors.Is(err, ErrInvalid) {
+	if err := s.LogBatch(ctx, id, []Metric{{Key: "m", Value: 1, Timestamp: 1, Step: 0}}, []Param{{"alpha", "0.7"}}, nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("changing a param: %v", err)
 	}
 	if h := must[[]Metric](t)(historyOf(s, id, "m")); len(h) != 0 {
@@ -205,7 +205,7 @@ func TestRuns(t *testing.T) {
 	const n = 2*HistoryPageSize + 500
 	var batch []Metric
 	for i := range n {
-		batch = append(batch, Metric{"loss", float64(n - i), int64(1000 + i), int64(i)})
+		batch = append(batch, Metric{Key: "loss", Value: float64(n - i), Timestamp: int64(1000 + i), Step: int64(i)})
 		if len(batch) == MaxMetricsPerBatch || i == n-1 {
 			w := s
 			if i%2 == 1 {
@@ -243,7 +243,7 @@ func TestRuns(t *testing.T) {
 	}
 
 	// Latest value: highest step, then timestamp, then value; NaN survives.
-	if err := s.LogBatch(ctx, id, []Metric{{"acc", 0.5, 10, 1}, {"acc", 0.9, 5, 2}, {"acc", 0.1, 5, 2}, {"nan", math.NaN(), 1, 0}}, nil, nil); err != nil {
+	if err := s.LogBatch(ctx, id, []Metric{{Key: "acc", Value: 0.5, Timestamp: 10, Step: 1}, {Key: "acc", Value: 0.9, Timestamp: 5, Step: 2}, {Key: "acc", Value: 0.1, Timestamp: 5, Step: 2}, {Key: "nan", Value: math.NaN(), Timestamp: 1, Step: 0}}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	r = must[*Run](t)(other.GetRun(ctx, id))
@@ -352,7 +352,7 @@ func TestSearchRuns(t *testing.T) {
 	for i := range 7 {
 		r := must[*Run](t)(s.CreateRun(ctx, NewRun{ExperimentID: exp, RunName: fmt.Sprint("run-", i), StartTime: int64(100 + i)}))
 		ids = append(ids, r.Info.RunID)
-		ms := []Metric{{"rmse", float64(i) / 10, 1, 0}}
+		ms := []Metric{{Key: "rmse", Value: float64(i) / 10, Timestamp: 1}}
 		if i == 6 {
 			ms = nil // run-6 has no rmse
 		}

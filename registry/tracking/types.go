@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -108,12 +109,20 @@ type RunInfo struct {
 	LifecycleStage string    `json:"lifecycle_stage"`
 }
 
-// Run is a run with its data: parameters, tags and the latest value of each metric.
+// Run is a run with its data: parameters, tags, the latest value of each
+// metric, and the logged models it produced (MLflow 3's run outputs).
 type Run struct {
 	Info    RunInfo           `json:"info"`
 	Params  map[string]string `json:"params,omitempty"`
 	Tags    map[string]string `json:"tags,omitempty"`
 	Metrics map[string]Metric `json:"metrics,omitempty"`
+	Outputs []ModelOutput     `json:"outputs,omitempty"`
+}
+
+// ModelOutput is a logged model a run produced, at a step of its training.
+type ModelOutput struct {
+	ModelID string `json:"model_id"`
+	Step    int64  `json:"step"`
 }
 
 func (r *Run) clone() *Run {
@@ -121,6 +130,7 @@ func (r *Run) clone() *Run {
 	c.Params = maps.Clone(r.Params)
 	c.Tags = maps.Clone(r.Tags)
 	c.Metrics = maps.Clone(r.Metrics)
+	c.Outputs = slices.Clone(r.Outputs)
 	return &c
 }
 
@@ -130,6 +140,18 @@ type Metric struct {
 	Value     float64 `json:"value"`
 	Timestamp int64   `json:"timestamp"`
 	Step      int64   `json:"step"`
+	// ModelID links the value to a logged model (MLflow 3's model_id), and
+	// DatasetName and DatasetDigest name the dataset it was computed on.
+	// LogBatch records linked values on the logged model too; a run's
+	// history and latest metrics keep key, value, timestamp and step only.
+	ModelID       string `json:"-"`
+	DatasetName   string `json:"-"`
+	DatasetDigest string `json:"-"`
+}
+
+// plain returns m without its links (what a run keeps).
+func (m Metric) plain() Metric {
+	return Metric{Key: m.Key, Value: m.Value, Timestamp: m.Timestamp, Step: m.Step}
 }
 
 // Param is a run parameter.
@@ -222,6 +244,6 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*m = Metric{j.Key, float64(j.Value), j.Timestamp, j.Step}
+	*m = Metric{Key: j.Key, Value: float64(j.Value), Timestamp: j.Timestamp, Step: j.Step}
 	return nil
 }

@@ -20,8 +20,18 @@ const (
 	MaxMetricsPerBatch   = 1000
 	MaxEntitiesPerBatch  = 1000
 	// MaxLoggedModelsTagLen bounds the mlflow.log-model.history tag, which
-	// the store writes itself (MLflow's file store does not bound it).
+	// the store writes itself (MLflow's file store does not bound it), and a
+	// logged model's mlflow.modelVersions tag.
 	MaxLoggedModelsTagLen = 1 << 20
+	// MaxLoggedModelNameLen bounds a logged model's name and model type.
+	MaxLoggedModelNameLen = 500
+	// MaxLoggedModelEntries bounds the params, tags and linked metrics of one
+	// logged model, so that its object stays small.
+	MaxLoggedModelEntries = 10000
+	// MaxRunOutputs bounds the logged models one run records as outputs.
+	MaxRunOutputs = 1000
+	// maxIDLen bounds ids that point elsewhere (run ids, model ids, datasets).
+	maxIDLen = 500
 )
 
 // Tag keys MLflow gives meaning to.
@@ -29,6 +39,9 @@ const (
 	TagRunName      = "mlflow.runName"
 	TagLoggedModels = "mlflow.log-model.history"
 	TagGitCommit    = "mlflow.source.git.commit"
+	// TagModelVersions, on a logged model, lists the registered versions
+	// made from it as JSON ([{"name": ..., "version": ...}]), as MLflow 3 keeps it.
+	TagModelVersions = "mlflow.modelVersions"
 )
 
 // DefaultExperimentID is the id of the experiment runs go to by default,
@@ -88,7 +101,8 @@ func validateTag(t Tag) error {
 		return err
 	}
 	limit := MaxTagValueLen
-	if t.Key == TagLoggedModels {
+	if t.Key == TagLoggedModels || t.Key == TagModelVersions {
+		// Lists the store or the client grows with every model or version.
 		limit = MaxLoggedModelsTagLen
 	}
 	if len(t.Value) > limit {
@@ -119,6 +133,32 @@ func validateMetric(m Metric) error {
 	}
 	if m.Timestamp < 0 {
 		return invalid("Got invalid timestamp %d for metric '%s' (value=%v). Timestamp must be a nonnegative long (64-bit integer) ", m.Timestamp, m.Key, m.Value)
+	}
+	for _, f := range []struct{ name, v string }{{"model_id", m.ModelID}, {"dataset_name", m.DatasetName}, {"dataset_digest", m.DatasetDigest}} {
+		if len(f.v) > maxIDLen || !utf8.ValidString(f.v) {
+			return invalid("Invalid %s of metric '%s': it must be valid UTF-8 of at most %d bytes", f.name, m.Key, maxIDLen)
+		}
+	}
+	return nil
+}
+
+// loggedModelNameChars are the characters MLflow refuses in logged model
+// names (mlflow/utils/validation.py), as they would break models:/ URIs.
+const loggedModelNameChars = `/:.%"'`
+
+func validateLoggedModelName(name string) error {
+	switch {
+	case name == "" || strings.ContainsAny(name, loggedModelNameChars):
+		return invalid("Invalid model name (%q) provided. Model name must be a non-empty string and cannot contain the following characters: ('/', ':', '.', '%%', '\"', \"'\")", name)
+	case len(name) > MaxLoggedModelNameLen:
+		return lengthError("Model name", name, MaxLoggedModelNameLen)
+	case !utf8.ValidString(name):
+		return invalid("Invalid model name: it must be valid UTF-8")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return invalid("Invalid model name %q: it must not contain control characters", name)
+		}
 	}
 	return nil
 }
