@@ -1,0 +1,5 @@
+//go:build !race
+
+package gbrt
+
+const raceEnabled = false
