@@ -17,7 +17,16 @@
 // (a tensor per value, the buffers, per-node scratch) is a state taken from a
 // sync.Pool chosen by the signature of the inputs (names, types, shapes), so
 // that with inputs of fixed shapes and recycled out tensors a Run allocates
-// nothing. A Run computes on the calling goroutine.
+// nothing. A Run computes on the calling goroutine, except that the Gemm,
+// MatMul, Softmax and tree ensemble nodes of a large batch split their rows
+// with a pool of worker goroutines shared by every model
+// (LoadOptions.IntraOpThreads bounds how many a Run uses; parallel.go).
+//
+// Float32 Gemm and MatMul multiply with a register-blocked kernel on B
+// packed at load time (AVX2+FMA assembly on amd64, portable Go elsewhere;
+// sgemm.go), and a Relu that follows a Gemm is merged into it. Tree
+// ensembles of float32 thresholds walk on integer keys, complete trees
+// without child pointers (ml_tree_fast.go).
 //
 // Operators are registered by the files that implement them (ops_*.go for
 // the default domain, ml_*.go for ai.onnx.ml); Operators lists them.

@@ -50,12 +50,13 @@ func (e *Engine) Unsupported(model []byte) ([]string, error) {
 	return scan(&m)
 }
 
-// Load parses and plans a model. The options are ignored: a Run computes on
-// the calling goroutine, and concurrency comes from concurrent Runs. Errors
-// wrap serving.ErrUnsupported (an *UnsupportedError listing what is missing)
-// when the engine cannot run the model, and onnx.ErrInvalidModel when the
-// model is not valid.
-func (e *Engine) Load(ctx context.Context, model []byte, _ serving.LoadOptions) (serving.Model, error) {
+// Load parses and plans a model. Of the options, only IntraOpThreads is
+// used: the most goroutines a Gemm, MatMul, Softmax or tree ensemble of a
+// large batch splits its rows across (0: GOMAXPROCS; 1: a Run computes on
+// its goroutine). Errors wrap serving.ErrUnsupported (an *UnsupportedError
+// listing what is missing) when the engine cannot run the model, and
+// onnx.ErrInvalidModel when the model is not valid.
+func (e *Engine) Load(ctx context.Context, model []byte, opts serving.LoadOptions) (serving.Model, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func (e *Engine) Load(ctx context.Context, model []byte, _ serving.LoadOptions) 
 	case err != nil:
 		return nil, fmt.Errorf("native: %w", err)
 	}
-	return newModel(p), nil
+	return newModel(p, max(opts.IntraOpThreads, 0)), nil
 }
 
 // Model is a model loaded by the native engine. It is safe for concurrent
@@ -85,6 +86,7 @@ type Model struct {
 	inputs  []tensor.Info
 	outputs []tensor.Info
 	closed  atomic.Bool
+	threads int // LoadOptions.IntraOpThreads
 
 	pools  atomic.Pointer[map[uint64]*sync.Pool] // by input signature; copied on write
 	poolMu sync.Mutex
@@ -95,8 +97,8 @@ type Model struct {
 // a pool of run states of their own.
 const maxPools = 32
 
-func newModel(p *plan) *Model {
-	m := &Model{p: p}
+func newModel(p *plan, threads int) *Model {
+	m := &Model{p: p, threads: threads}
 	for _, in := range p.inputs {
 		if in.def == nil {
 			m.inputs = append(m.inputs, in.info)
@@ -112,7 +114,11 @@ func newModel(p *plan) *Model {
 }
 
 func (m *Model) newPool() *sync.Pool {
-	return &sync.Pool{New: func() any { return m.p.newState() }}
+	return &sync.Pool{New: func() any {
+		st := m.p.newState()
+		st.threads = m.threads
+		return st
+	}}
 }
 
 // Inputs describes the inputs to feed: inputs that have an initializer are

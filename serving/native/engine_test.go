@@ -252,7 +252,7 @@ func TestPlanning(t *testing.T) {
 	if p.nSlots != 2 { // Reshape shares x; the Relus alternate between two buffers
 		t.Fatalf("%d buffers, want 2", p.nSlots)
 	}
-	m := newModel(p)
+	m := newModel(p, 0)
 	out := []tensor.Tensor{{Name: prev}}
 	if err := m.Run(context.Background(), []tensor.Tensor{tensor.FromFloat32("x", []int64{1, 4}, []float32{-1, 2, -3, 4})}, out); err != nil {
 		t.Fatal(err)

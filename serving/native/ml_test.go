@@ -109,58 +109,91 @@ func TestTreeRegressorTargets(t *testing.T) {
 	}
 }
 
-// TestTreeFastWalk checks the integer-key walk against the comparison walk
-// on random trees and inputs full of ties, zeros, infinities and NaN.
+// TestTreeFastWalk checks the fast walks (int32 keys, complete and linked
+// layouts, several threads) against the ordinary walk, bit for bit, on
+// random trees of every comparison mode, with and without missing-value
+// tracking, balanced or not, shallow or deep, one target or several, every
+// aggregation, and inputs full of ties, zeros, infinities and NaN.
 func TestTreeFastWalk(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0.5, float32(math.Inf(1)), float32(math.Inf(-1)),
-		float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}
-	pick := func() float32 {
-		if r.IntN(2) == 0 {
-			return specials[r.IntN(len(specials))]
+		float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32}
+	pick := func(nanOK bool) float32 {
+		for {
+			v := float32(r.NormFloat64())
+			if r.IntN(3) == 0 {
+				v = specials[r.IntN(len(specials))]
+			}
+			if nanOK || v == v {
+				return v
+			}
 		}
-		return float32(r.NormFloat64())
 	}
-	for trial := 0; trial < 20; trial++ {
-		e := &ensemble[float32]{nTargets: 1, agg: aggSum}
-		for tr := 0; tr < 5; tr++ {
-			base := int32(len(e.nodes))
-			e.roots = append(e.roots, base)
-			for n := 0; n < 15; n++ {
-				nd := treeNode[float32]{mode: modeLEQ, feature: int32(r.IntN(4)), value: pick(), t: base + int32(2*n+1), f: base + int32(2*n+2)}
-				if n >= 7 {
-					nd = treeNode[float32]{mode: modeLeaf, value: float32(n), t: 0, f: 1}
+	const feats = 5
+	for trial := range 300 {
+		modes := []uint8{modeLEQ}
+		switch trial % 4 {
+		case 1:
+			modes = []uint8{modeLEQ, modeLT}
+		case 2, 3:
+			modes = []uint8{modeLEQ, modeLT, modeGT, modeGTE}
+		}
+		missing := trial%4 == 3
+		nt := 1 + r.IntN(3)*(trial%2)
+		e := &ensemble[float32]{nTargets: nt, agg: aggregate(r.IntN(4))}
+		maxDepth := 1 + r.IntN(15)
+		bushy := r.IntN(2) == 0
+		var grow func(d int) int32
+		grow = func(d int) int32 {
+			i := int32(len(e.nodes))
+			e.nodes = append(e.nodes, treeNode[float32]{})
+			if d == maxDepth || d > 0 && !bushy && r.IntN(3) == 0 || d > 0 && bushy && r.IntN(20) == 0 {
+				n := 1 + r.IntN(2)
+				nd := treeNode[float32]{mode: modeLeaf, t: int32(len(e.weights)), f: int32(n)}
+				for range n {
+					w := treeWeight[float32]{target: int32(r.IntN(nt)), value: float32(r.NormFloat64())}
+					e.weights = append(e.weights, w)
 				}
-				e.nodes = append(e.nodes, nd)
+				nd.value = e.weights[nd.t].value
+				e.nodes[i] = nd
+				return i
 			}
+			nd := treeNode[float32]{mode: modes[r.IntN(len(modes))], feature: int32(r.IntN(feats)), value: pick(true),
+				missingTrue: missing && r.IntN(2) == 0}
+			nd.t = grow(d + 1)
+			nd.f = grow(d + 1)
+			e.nodes[i] = nd
+			return i
 		}
-		if err := e.prepare(); err != nil || !e.keyed {
-			t.Fatalf("prepare: %v, keyed %v", err, e.keyed)
+		for range 1 + r.IntN(24) {
+			e.roots = append(e.roots, grow(0))
 		}
-		rows := 9
-		x := make([]float32, rows*4)
-		for i := range x {
-			x[i] = pick()
+		if err := e.prepare(); err != nil || e.fast == nil {
+			t.Fatalf("trial %d: prepare: %v, fast %v", trial, err, e.fast != nil)
 		}
-		got := make([]float32, rows)
-		has := make([]bool, rows)
-		var keys []int32
-		e.score1(x, 4, got, has, &keys)
-		for i := 0; i < rows; i++ {
-			var want float32
-			for _, root := range e.roots {
-				n := &e.nodes[root]
-				for n.mode != modeLeaf {
-					if x[i*4+int(n.feature)] <= n.value {
-						n = &e.nodes[n.t]
-					} else {
-						n = &e.nodes[n.f]
-					}
+		ref := *e
+		ref.fast = nil
+		fast, slow := newTreeKernel(e, tensor.Float32, nil), newTreeKernel(&ref, tensor.Float32, nil)
+		for _, rows := range []int{1, 3, 70, 300, 1000} {
+			x := make([]float32, rows*feats)
+			for i := range x {
+				x[i] = pick(trial%3 != 0)
+			}
+			in := tensor.FromFloat32("x", []int64{int64(rows), feats}, x)
+			threads := 1 + r.IntN(3)
+			var got, want tensor.Tensor
+			if err := fast.run(&runCtx{st: &state{threads: threads}, sc: &scratch{}}, []*tensor.Tensor{&in}, []*tensor.Tensor{&got}); err != nil {
+				t.Fatal(err)
+			}
+			if err := slow.run(&runCtx{st: &state{threads: 1}, sc: &scratch{}}, []*tensor.Tensor{&in}, []*tensor.Tensor{&want}); err != nil {
+				t.Fatal(err)
+			}
+			g, w := view[float32](got.Raw), view[float32](want.Raw)
+			for i := range w {
+				if math.Float32bits(g[i]) != math.Float32bits(w[i]) && !(g[i] != g[i] && w[i] != w[i]) {
+					t.Fatalf("trial %d (modes %v, missing %v, %d targets, agg %d, depth %d, %d trees, %d complete), %d rows, threads %d: score %d: fast walk %v, ordinary walk %v",
+						trial, modes, missing, nt, e.agg, maxDepth, len(e.roots), len(e.fast.order), rows, threads, i, g[i], w[i])
 				}
-				want += n.value
-			}
-			if got[i] != want {
-				t.Fatalf("trial %d row %d: fast walk %v, comparisons %v", trial, i, got[i], want)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package native
 import (
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/lantern-mlops/lantern/serving/tensor"
 )
@@ -49,7 +50,6 @@ type treeNode[T float] struct {
 	missingTrue bool
 	t, f        int32
 	set         int32 // modeMember: index in ensemble.sets
-	key         int32 // thresholdKey(value) in a keyed ensemble
 }
 
 type treeWeight[T float] struct {
@@ -72,8 +72,8 @@ type ensemble[T float] struct {
 	origin     T    // base[0] when there is exactly one base value
 	useBase    bool // one base value per target
 	maxFeature int
-	simple     bool // every branch is BRANCH_LEQ without missing-value tracking
-	keyed      bool // simple, with float32 thresholds: walks compare int32 keys
+	simple     bool        // every branch is BRANCH_LEQ without missing-value tracking
+	fast       *fastForest // float32 thresholds, every branch a comparison: the fast walks
 }
 
 // leaf walks a tree. A branch takes its true side when the comparison holds,
@@ -127,168 +127,17 @@ func (e *ensemble[T]) leaf(root int32, x []T) *treeNode[T] {
 	return n
 }
 
-// Fast walks. In an ensemble of float32 thresholds whose branches are all
-// BRANCH_LEQ without missing-value tracking, each threshold and each input
-// value also get an int32 key that orders like the float (NaN inputs above
-// everything, NaN thresholds below), so that a branch compares integers,
-// which compiles to a conditional move instead of a branch the processor
-// mispredicts half the time on real data.
-
-// floatKey maps a float32 to an int32 with the same order; NaN is the
-// largest key, so that x <= t fails for a NaN input.
-func floatKey(f float32) int32 {
-	if f != f {
-		return math.MaxInt32
-	}
-	if f == 0 {
-		return 0 // -0 == +0
-	}
-	b := int32(math.Float32bits(f))
-	return b ^ (b >> 31 & 0x7fffffff)
-}
-
-// thresholdKey is floatKey for thresholds: NaN is the smallest key, so that
-// x <= NaN fails for every x.
-func thresholdKey(f float32) int32 {
-	if f != f {
-		return math.MinInt32
-	}
-	return floatKey(f)
-}
-
-// branch returns the child of n that x (a key) goes to, without a jump.
-func branch[T float](n *treeNode[T], x int32) int32 {
-	m := int32((int64(n.key) - int64(x)) >> 63) // -1 when x > threshold
-	return n.t ^ (n.t^n.f)&m
-}
-
-// leafKey walks one tree with the keys of one row.
-func (e *ensemble[T]) leafKey(root int32, xk []int32) *treeNode[T] {
-	nodes := e.nodes
-	n := &nodes[root]
-	for n.mode != modeLeaf {
-		n = &nodes[branch(n, xk[n.feature])]
-	}
-	return n
-}
-
-// treesKey4 walks four trees for one row at once.
-func (e *ensemble[T]) treesKey4(roots []int32, xk []int32) (T, T, T, T) {
-	nodes := e.nodes
-	n0, n1, n2, n3 := &nodes[roots[0]], &nodes[roots[1]], &nodes[roots[2]], &nodes[roots[3]]
-	for n0.mode|n1.mode|n2.mode|n3.mode != modeLeaf {
-		if n0.mode != modeLeaf {
-			n0 = &nodes[branch(n0, xk[n0.feature])]
-		}
-		if n1.mode != modeLeaf {
-			n1 = &nodes[branch(n1, xk[n1.feature])]
-		}
-		if n2.mode != modeLeaf {
-			n2 = &nodes[branch(n2, xk[n2.feature])]
-		}
-		if n3.mode != modeLeaf {
-			n3 = &nodes[branch(n3, xk[n3.feature])]
-		}
-	}
-	return n0.value, n1.value, n2.value, n3.value
-}
-
-// leavesKey4 walks one tree for four rows at once (xk holds their keys one
-// after the other), so that the four walks overlap in the processor, and
-// returns the first weights of their leaves.
-func (e *ensemble[T]) leavesKey4(root int32, xk []int32, feats int) (T, T, T, T) {
-	x0, x1, x2, x3 := xk[:feats], xk[feats:2*feats], xk[2*feats:3*feats], xk[3*feats:4*feats]
-	nodes := e.nodes
-	n0, n1, n2, n3 := &nodes[root], &nodes[root], &nodes[root], &nodes[root]
-	for n0.mode|n1.mode|n2.mode|n3.mode != modeLeaf {
-		if n0.mode != modeLeaf {
-			n0 = &nodes[branch(n0, x0[n0.feature])]
-		}
-		if n1.mode != modeLeaf {
-			n1 = &nodes[branch(n1, x1[n1.feature])]
-		}
-		if n2.mode != modeLeaf {
-			n2 = &nodes[branch(n2, x2[n2.feature])]
-		}
-		if n3.mode != modeLeaf {
-			n3 = &nodes[branch(n3, x3[n3.feature])]
-		}
-	}
-	return n0.value, n1.value, n2.value, n3.value
-}
-
 // score1 aggregates the trees for one target over rows of x (ONNX
 // Runtime's ProcessTreeNodePrediction1 and FinalizeScores1): only the first
-// weight of each leaf counts. Rows go by blocks, each tree walking every row
-// of the block before the next tree starts (as ONNX Runtime does, for the
-// caches); each row still adds the trees in order.
-func (e *ensemble[T]) score1(x []T, feats int, scores []T, has []bool, keys *[]int32) {
-	rows := len(scores)
+// weight of each leaf counts. Each tree walks every row before the next
+// tree starts (as ONNX Runtime does, for the caches); each row still adds
+// the trees in order.
+func (e *ensemble[T]) score1(x []T, feats int, scores []T, has []bool) {
 	clear(scores)
 	clear(has)
-	var xk []int32
-	if e.keyed {
-		xk = growI32(keys, rows*feats)
-		for i, v := range x[:rows*feats] {
-			xk[i] = floatKey(float32(v))
-		}
-	}
-	if e.keyed && (e.agg == aggSum || e.agg == aggAverage) {
-		// Four rows walk each tree together; the rows left walk four
-		// trees at a time. Every row adds its trees in order.
-		full := rows - rows%4
-		for _, r := range e.roots {
-			for i := 0; i < full; i += 4 {
-				w0, w1, w2, w3 := e.leavesKey4(r, xk[i*feats:], feats)
-				scores[i] += w0
-				scores[i+1] += w1
-				scores[i+2] += w2
-				scores[i+3] += w3
-			}
-		}
-		for i := full; i < rows; i++ {
-			row := xk[i*feats : (i+1)*feats]
-			roots := e.roots
-			j := 0
-			for ; j+4 <= len(roots); j += 4 {
-				w0, w1, w2, w3 := e.treesKey4(roots[j:j+4], row)
-				scores[i] += w0
-				scores[i] += w1
-				scores[i] += w2
-				scores[i] += w3
-			}
-			for ; j < len(roots); j++ {
-				scores[i] += e.leafKey(roots[j], row).value
-			}
-		}
-		for i := range scores {
-			scores[i] = e.finalize1(scores[i], has[i])
-		}
-		return
-	}
 	for _, r := range e.roots {
-		i := 0
-		for ; i < rows; i++ {
-			var w T
-			if e.keyed {
-				w = e.leafKey(r, xk[i*feats:(i+1)*feats]).value
-			} else {
-				w = e.leaf(r, x[i*feats:(i+1)*feats]).value
-			}
-			switch e.agg {
-			case aggSum, aggAverage:
-				scores[i] += w
-			case aggMin:
-				if !has[i] || w < scores[i] {
-					scores[i] = w
-				}
-				has[i] = true
-			case aggMax:
-				if !has[i] || w > scores[i] {
-					scores[i] = w
-				}
-				has[i] = true
-			}
+		for i := range scores {
+			e.add1(scores, has, i, e.leaf(r, x[i*feats:(i+1)*feats]).value)
 		}
 	}
 	for i := range scores {
@@ -296,7 +145,26 @@ func (e *ensemble[T]) score1(x []T, feats int, scores []T, has []bool, keys *[]i
 	}
 }
 
-// treeBlock is how many rows score1 walks together.
+// add1 aggregates the weight w of a tree into the score of row i.
+func (e *ensemble[T]) add1(scores []T, has []bool, i int, w T) {
+	switch e.agg {
+	case aggSum, aggAverage:
+		scores[i] += w
+	case aggMin:
+		if !has[i] || w < scores[i] {
+			scores[i] = w
+		}
+		has[i] = true
+	case aggMax:
+		if !has[i] || w > scores[i] {
+			scores[i] = w
+		}
+		has[i] = true
+	}
+}
+
+// treeBlock is how many rows the trees walk together: their keys, and
+// the tree being walked, stay in the L1 cache.
 const treeBlock = 128
 
 func (e *ensemble[T]) finalize1(score T, has bool) T {
@@ -324,23 +192,27 @@ func (e *ensemble[T]) scoreN(x []T, preds []T, has []bool) {
 	clear(preds)
 	clear(has)
 	for _, r := range e.roots {
-		lf := e.leaf(r, x)
-		for _, w := range e.weights[lf.t : lf.t+lf.f] {
-			i := w.target
-			switch e.agg {
-			case aggSum, aggAverage:
-				preds[i] += w.value
-			case aggMin:
-				if !has[i] || w.value < preds[i] {
-					preds[i] = w.value
-				}
-			case aggMax:
-				if !has[i] || w.value > preds[i] {
-					preds[i] = w.value
-				}
+		e.addLeaf(preds, has, e.leaf(r, x))
+	}
+}
+
+// addLeaf aggregates the weights of a leaf into preds.
+func (e *ensemble[T]) addLeaf(preds []T, has []bool, lf *treeNode[T]) {
+	for _, w := range e.weights[lf.t : lf.t+lf.f] {
+		i := w.target
+		switch e.agg {
+		case aggSum, aggAverage:
+			preds[i] += w.value
+		case aggMin:
+			if !has[i] || w.value < preds[i] {
+				preds[i] = w.value
 			}
-			has[i] = true
+		case aggMax:
+			if !has[i] || w.value > preds[i] {
+				preds[i] = w.value
+			}
 		}
+		has[i] = true
 	}
 }
 
@@ -431,6 +303,7 @@ type treeKernel[T float] struct {
 	// operators, the input's for TreeEnsemble.
 	outType tensor.DType
 	cls     *treeClassifier
+	e32     *ensemble[float32] // e, when it has the fast walks
 }
 
 type treeClassifier struct {
@@ -449,57 +322,74 @@ func (k *treeKernel[T]) run(c *runCtx, in, out []*tensor.Tensor) error {
 	if e.maxFeature >= feats {
 		return invalidf("the trees read feature %d but the input has %d features", e.maxFeature, feats)
 	}
-	if tooLarge(rows, e.nTargets) {
-		return invalidf("%d rows of %d scores is too large", rows, e.nTargets)
+	nt := e.nTargets
+	if tooLarge(rows, nt) {
+		return invalidf("%d rows of %d scores is too large", rows, nt)
 	}
+	t, _ := c.sc.task.(*treeTask[T])
+	if t == nil {
+		t = &treeTask[T]{}
+		c.sc.task = t
+	}
+	*t = treeTask[T]{k: k, x: x, feats: feats}
 	if k.cls != nil {
-		return k.classify(c, x, rows, feats, out)
-	}
-	y := out[0]
-	ensure2(y, k.outType, int64(rows), int64(e.nTargets))
-	if e.nTargets == 1 {
-		buf := growI64(&c.sc.i64, treeBlock)
-		scores := view[T](bytesOf(buf))[:treeBlock]
-		has := growBool(&c.sc.b, treeBlock)
-		for r0 := 0; r0 < rows; r0 += treeBlock {
-			n := min(treeBlock, rows-r0)
-			e.score1(x[r0*feats:(r0+n)*feats], feats, scores[:n], has[:n], &c.sc.i32)
-			for i, s := range scores[:n] {
-				if k.outType == tensor.Float64 {
-					view[float64](y.Raw)[r0+i] = float64(s)
-				} else {
-					view[float32](y.Raw)[r0+i] = float32(s)
-				}
+		if y := out[0]; y != nil {
+			if k.cls.strs != nil {
+				ensure1(y, tensor.String, int64(rows))
+			} else {
+				ensure1(y, tensor.Int64, int64(rows))
 			}
+			t.label = y
 		}
-		return nil
+		if len(out) > 1 && out[1] != nil {
+			ensure2(out[1], tensor.Float32, int64(rows), int64(nt))
+			t.z = view[float32](out[1].Raw)
+		}
+	} else {
+		ensure2(out[0], k.outType, int64(rows), int64(nt))
+		t.y = out[0]
 	}
-	preds, has, f := k.rowScratch(c)
-	for r := 0; r < rows; r++ {
-		e.scoreN(x[r*feats:(r+1)*feats], preds, has)
-		e.finalizeN(preds, has)
-		if e.post == postNone && k.outType == tensor.Float64 {
-			dst := view[float64](y.Raw)[r*e.nTargets : (r+1)*e.nTargets]
-			for i, v := range preds {
-				dst[i] = float64(v)
-			}
-			continue
-		}
-		for i, v := range preds {
-			f[i] = float32(v)
-		}
-		transformRow(e.post, f)
-		if k.outType == tensor.Float64 {
-			dst := view[float64](y.Raw)[r*e.nTargets : (r+1)*e.nTargets]
-			for i, v := range f {
-				dst[i] = float64(v)
-			}
-		} else {
-			copy(view[float32](y.Raw)[r*e.nTargets:(r+1)*e.nTargets], f)
-		}
+	// Scores in T, and for several targets float32 copies for the
+	// post-transforms, in one buffer of 8-byte words.
+	size := int(unsafe.Sizeof(T(0)))
+	nf := 0
+	if nt > 1 {
+		nf = rows * nt
 	}
+	buf := growI64(&c.sc.i64, (rows*nt*size+nf*4+7)/8)
+	t.scores = view[T](bytesOf(buf))[:rows*nt]
+	t.f = view[float32](bytesOf(buf)[rows*nt*size:])[:nf]
+	flags := growBool(&c.sc.b, rows*nt+rows)
+	t.has, t.nan = flags[:rows*nt], flags[rows*nt:]
+	if e.fast != nil {
+		trees := len(e.roots)
+		ints := growI32(&c.sc.i32, rows*feats+rows+2*trees)
+		t.xk, ints = ints[:rows*feats], ints[rows*feats:]
+		t.pos, ints = ints[:rows], ints[rows:]
+		t.tpos, t.tat = ints[:trees], ints[trees:]
+	}
+	units := (rows + treeUnit - 1) / treeUnit
+	threads := 1
+	if rows >= parallelRows && rows*len(e.roots) >= treeParallelWork {
+		threads = c.threads()
+	}
+	parallelFor(c.job(), t, units, threads)
+	*t = treeTask[T]{} // drop the references to the run's buffers
 	return nil
 }
+
+// fewRows is the number of rows under which each row walks every tree at
+// once (fastForest.scoreRows) rather than each tree every row. Such a run
+// is never split across threads.
+const fewRows = 8
+
+// treeUnit is the number of rows of the ranges a parallel run is cut into
+// (the last one aside).
+const treeUnit = 16
+
+// treeParallelWork is the number of (row, tree) walks from which a run is
+// split across threads.
+const treeParallelWork = 1 << 12
 
 // scratchT is the node's scratch buffer of T.
 func scratchT[T float](c *runCtx) *[]T {
@@ -509,37 +399,114 @@ func scratchT[T float](c *runCtx) *[]T {
 	return any(&c.sc.f64).(*[]T)
 }
 
-// rowScratch returns per-row buffers: scores in T, flags, and float32
-// scores for the transforms (in the i64 scratch, unused otherwise here).
-func (k *treeKernel[T]) rowScratch(c *runCtx) ([]T, []bool, []float32) {
-	n := k.e.nTargets
-	buf := growI64(&c.sc.i64, 2*n)
-	preds := view[T](bytesOf(buf[:n]))[:n]
-	f := view[float32](bytesOf(buf[n:]))[:n]
-	return preds, growBool(&c.sc.b, n), f
+// treeTask is a run of a tree kernel: rows of x go by blocks of treeBlock,
+// in ranges of treeUnit rows that threads can share. Every buffer has a
+// part per row, so that ranges need nothing of their own.
+type treeTask[T float] struct {
+	k      *treeKernel[T]
+	x      []T
+	feats  int
+	scores []T            // rows·nTargets: the aggregated scores
+	has    []bool         // rows·nTargets: the targets a leaf touched
+	f      []float32      // rows·nTargets if nTargets > 1: scores for the post-transform
+	nan    []bool         // rows: the row holds a NaN (fast walks)
+	xk     []int32        // rows·feats: the keys of x (fast walks)
+	pos    []int32        // rows: where each row is in the tree being walked
+	tpos   []int32        // trees: where a row is in each tree (runs of few rows)
+	tat    []int32        // trees: scratch of fastForest.rowWalk
+	y      *tensor.Tensor // regressor: the scores
+	label  *tensor.Tensor // classifier: the labels, if wanted
+	z      []float32      // classifier: the scores, if wanted
 }
 
-// classify is TreeEnsembleClassifier: ONNX Runtime's TreeAggregatorClassifier.
-func (k *treeKernel[T]) classify(c *runCtx, x []T, rows, feats int, out []*tensor.Tensor) error {
-	e, cl := k.e, k.cls
-	nc := e.nTargets
-	if y := out[0]; y != nil {
-		if cl.strs != nil {
-			ensure1(y, tensor.String, int64(rows))
-		} else {
-			ensure1(y, tensor.Int64, int64(rows))
+func (t *treeTask[T]) runRange(lo, hi int) {
+	rows := len(t.nan)
+	for r0 := lo * treeUnit; r0 < min(hi*treeUnit, rows); r0 += treeBlock {
+		t.block(r0, min(r0+treeBlock, hi*treeUnit, rows))
+	}
+}
+
+// block scores the rows [r0, r1) and writes their outputs.
+func (t *treeTask[T]) block(r0, r1 int) {
+	k, e := t.k, t.k.e
+	feats, nt := t.feats, e.nTargets
+	x := t.x[r0*feats : r1*feats]
+	scores, has := t.scores[r0*nt:r1*nt], t.has[r0*nt:r1*nt]
+	switch {
+	case e.fast != nil:
+		// T is float32.
+		x32 := view[float32](bytesOf(x))
+		xk, nan := t.xk[r0*feats:r1*feats], t.nan[r0:r1]
+		keys(x32, xk, feats, nan)
+		s32 := view[float32](bytesOf(scores))[:len(scores)]
+		switch {
+		case len(t.nan) < fewRows:
+			// Too few rows for the tree-by-tree walks to overlap: each
+			// row walks every tree at once.
+			e.fast.scoreRows(k.e32, x32, xk, feats, s32, has, nan, t.tpos, t.tat)
+		case nt == 1:
+			e.fast.score1(k.e32, x32, xk, feats, s32, has, nan, t.pos[r0:r1])
+		default:
+			e.fast.scoreN(k.e32, x32, xk, feats, s32, has, nan, t.pos[r0:r1])
+		}
+	case nt == 1:
+		e.score1(x, feats, scores, has)
+	default:
+		for r := range r1 - r0 {
+			e.scoreN(x[r*feats:(r+1)*feats], scores[r*nt:(r+1)*nt], has[r*nt:(r+1)*nt])
 		}
 	}
-	var z []float32
-	if len(out) > 1 && out[1] != nil {
-		ensure2(out[1], tensor.Float32, int64(rows), int64(nc))
-		z = view[float32](out[1].Raw)
+	switch {
+	case k.cls != nil:
+		t.classify(r0, r1)
+	case nt == 1:
+		if k.outType == tensor.Float64 {
+			y := view[float64](t.y.Raw)[r0:r1]
+			for i, s := range scores {
+				y[i] = float64(s)
+			}
+		} else {
+			y := view[float32](t.y.Raw)[r0:r1]
+			for i, s := range scores {
+				y[i] = float32(s)
+			}
+		}
+	default:
+		for r := r0; r < r1; r++ {
+			preds, f := t.scores[r*nt:(r+1)*nt], t.f[r*nt:(r+1)*nt]
+			e.finalizeN(preds, t.has[r*nt:(r+1)*nt])
+			if e.post == postNone && k.outType == tensor.Float64 {
+				dst := view[float64](t.y.Raw)[r*nt : (r+1)*nt]
+				for i, v := range preds {
+					dst[i] = float64(v)
+				}
+				continue
+			}
+			for i, v := range preds {
+				f[i] = float32(v)
+			}
+			transformRow(e.post, f)
+			if k.outType == tensor.Float64 {
+				dst := view[float64](t.y.Raw)[r*nt : (r+1)*nt]
+				for i, v := range f {
+					dst[i] = float64(v)
+				}
+			} else {
+				copy(view[float32](t.y.Raw)[r*nt:(r+1)*nt], f)
+			}
+		}
 	}
-	preds, has, f := k.rowScratch(c)
-	for r := 0; r < rows; r++ {
-		e.scoreN(x[r*feats:(r+1)*feats], preds, has)
+}
+
+// classify is TreeEnsembleClassifier's output for the rows [r0, r1), whose
+// scores are aggregated: ONNX Runtime's TreeAggregatorClassifier.
+func (t *treeTask[T]) classify(r0, r1 int) {
+	e, cl := t.k.e, t.k.cls
+	nc := e.nTargets
+	for r := r0; r < r1; r++ {
+		preds, has, f := t.scores[r*nc:(r+1)*nc], t.has[r*nc:(r+1)*nc], t.f[r*nc:(r+1)*nc]
 		label, literal, size, add := finalizeClass(cl, e, preds, has)
-		if y := out[0]; y != nil {
+		if y := t.label; y != nil {
 			switch {
 			case cl.strs != nil:
 				y.Strings[r] = cl.strs[label]
@@ -549,17 +516,16 @@ func (k *treeKernel[T]) classify(c *runCtx, x []T, rows, feats int, out []*tenso
 				view[int64](y.Raw)[r] = cl.ints[label]
 			}
 		}
-		if z != nil {
+		if t.z != nil {
 			for i := 0; i < size; i++ {
 				f[i] = 0
 				if has[i] {
 					f[i] = float32(preds[i])
 				}
 			}
-			writeScores(e.post, f[:size], z[r*nc:(r+1)*nc], add)
+			writeScores(e.post, f[:size], t.z[r*nc:(r+1)*nc], add)
 		}
 	}
-	return nil
 }
 
 // finalizeClass adds the base values and picks the label of one row, as
@@ -890,7 +856,7 @@ func buildTreeV3T[T float](b *builder, classifier bool) error {
 	} else {
 		b.outputs(valueType{tensor.Float32, []int64{nDim, int64(e.nTargets)}})
 	}
-	b.k = &treeKernel[T]{e: e, outType: tensor.Float32, cls: cl}
+	b.k = newTreeKernel(e, tensor.Float32, cl)
 	return nil
 }
 
@@ -902,15 +868,22 @@ func (e *ensemble[T]) prepare() error {
 			e.simple = false
 		}
 	}
-	var z T
-	_, is32 := any(z).(float32)
-	e.keyed = e.simple && is32
-	if e.keyed {
-		for i := range e.nodes {
-			e.nodes[i].key = thresholdKey(float32(e.nodes[i].value))
-		}
+	if err := e.checkAcyclic(); err != nil {
+		return err
 	}
-	return e.checkAcyclic()
+	if e32, ok := any(e).(*ensemble[float32]); ok {
+		e32.fast = newFastForest(e32)
+	}
+	return nil
+}
+
+// newTreeKernel is the kernel of a prepared ensemble.
+func newTreeKernel[T float](e *ensemble[T], outType tensor.DType, cl *treeClassifier) *treeKernel[T] {
+	k := &treeKernel[T]{e: e, outType: outType, cls: cl}
+	if e.fast != nil {
+		k.e32 = any(e).(*ensemble[float32])
+	}
+	return k
 }
 
 // checkAcyclic makes sure that every walk from a root ends at a leaf.
@@ -1133,7 +1106,7 @@ func buildTreeV5T[T float](b *builder) error {
 	if err := e.prepare(); err != nil {
 		return err
 	}
-	b.k = &treeKernel[T]{e: e, outType: b.in[0].dtype}
+	b.k = newTreeKernel(e, b.in[0].dtype, nil)
 	b.outputs(valueType{b.in[0].dtype, []int64{batchDim(b.in[0].shape), nt}})
 	return nil
 }

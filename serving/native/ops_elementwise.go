@@ -406,6 +406,14 @@ func (k *unaryKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 	ensure(y, x.DType, x.Shape)
 	switch x.DType {
 	case tensor.Float32:
+		if k.op == "Relu" {
+			if useSIMD {
+				reluSIMD(view[float32](y.Raw), view[float32](x.Raw))
+			} else {
+				reluF32(view[float32](y.Raw), view[float32](x.Raw))
+			}
+			break
+		}
 		unaryFloat(k.op, view[float32](y.Raw), view[float32](x.Raw))
 	case tensor.Float64:
 		unaryFloat(k.op, view[float64](y.Raw), view[float64](x.Raw))

@@ -13,6 +13,13 @@ func init() {
 type gemmKernel struct {
 	alpha, beta    float32
 	transA, transB bool
+	relu           bool // a Relu merged in by the planner (plan.fuse)
+
+	// For FLOAT: B' packed at load time when B is a constant (packedK×packedN),
+	// and the bias row of a constant C (beta·C, or -0 without C).
+	packed           []float32
+	packedK, packedN int
+	bias             []float32
 }
 
 func buildGemm(b *builder) error {
@@ -60,9 +67,57 @@ func buildGemm(b *builder) error {
 	if s := b.in[1].shape; s != nil {
 		out[1] = s[boolIndex(k.transB, 0, 1)]
 	}
+	if b.in[0].dtype == tensor.Float32 {
+		var ct *tensor.Tensor
+		if b.present(2) {
+			ct = b.consts[2]
+		}
+		k.prepack(b.consts[1], b.present(2), ct)
+	}
 	b.k = k
 	b.outputs(valueType{b.in[0].dtype, out})
 	return nil
+}
+
+// prepack packs a constant B, and makes the bias row of a constant C that
+// broadcasts along the rows (or of no C).
+func (k *gemmKernel) prepack(bt *tensor.Tensor, hasC bool, ct *tensor.Tensor) {
+	if bt == nil || len(bt.Shape) != 2 {
+		return
+	}
+	K, N := int(bt.Shape[0]), int(bt.Shape[1])
+	if k.transB {
+		K, N = N, K
+	}
+	k.packed = make([]float32, packedLen(K, N))
+	packB(k.packed, view[float32](bt.Raw), K, N, k.transB)
+	k.packedK, k.packedN = K, N
+	if !hasC || k.beta == 0 {
+		k.bias = make([]float32, panelsOf(N)*gemmNR)
+		fillBias(k.bias, nil, 0, N, 0)
+		return
+	}
+	if ct == nil {
+		return
+	}
+	cCols := 1
+	switch len(ct.Shape) {
+	case 0:
+	case 1:
+		cCols = int(ct.Shape[0])
+	case 2:
+		if ct.Shape[0] != 1 {
+			return
+		}
+		cCols = int(ct.Shape[1])
+	default:
+		return
+	}
+	if cCols != 1 && cCols != N {
+		return // Run reports it
+	}
+	k.bias = make([]float32, panelsOf(N)*gemmNR)
+	fillBias(k.bias, view[float32](ct.Raw), cCols, N, k.beta)
 }
 
 func boolIndex(c bool, t, f int) int {
@@ -120,17 +175,80 @@ func (k *gemmKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 		if cc != nil {
 			cv = view[float32](cc.Raw)
 		}
-		gemm(view[float32](y.Raw), view[float32](a.Raw), view[float32](b.Raw), cv,
-			int(M), int(N), int(K), int(cRows), int(cCols), k.transA, k.transB, k.alpha, k.beta, &c.sc.f32)
+		k.gemmF32(c, view[float32](y.Raw), view[float32](a.Raw), view[float32](b.Raw), cv,
+			int(M), int(N), int(K), int(cRows), int(cCols))
 	case tensor.Float64:
 		var cv []float64
 		if cc != nil {
 			cv = view[float64](cc.Raw)
 		}
-		gemm(view[float64](y.Raw), view[float64](a.Raw), view[float64](b.Raw), cv,
+		yv := view[float64](y.Raw)
+		gemm(yv, view[float64](a.Raw), view[float64](b.Raw), cv,
 			int(M), int(N), int(K), int(cRows), int(cCols), k.transA, k.transB, float64(k.alpha), float64(k.beta), &c.sc.f64)
+		if k.relu {
+			relu(yv, yv)
+		}
 	}
 	return nil
+}
+
+// gemmF32 is Gemm on FLOAT with the packed kernels of sgemm.go. A C that
+// broadcasts along the rows is the kernel's bias; another C (a column or
+// a matrix) is added afterwards, as beta·C rounded, as ONNX Runtime does.
+func (k *gemmKernel) gemmF32(c *runCtx, y, a, b, cv []float32, M, N, K, cRows, cCols int) {
+	sc := c.sc
+	if k.transA {
+		// Transpose A (K×M) into scratch so that its rows are contiguous.
+		t := growT(&sc.f32, M*K)
+		for kk := 0; kk < K; kk++ {
+			for i, v := range a[kk*M : kk*M+M] {
+				t[i*K+kk] = v
+			}
+		}
+		a = t
+	}
+	packed := k.packed
+	if packed == nil || k.packedK != K || k.packedN != N {
+		packed = growT(&sc.f32b, packedLen(K, N))
+		packB(packed, b, K, N, k.transB)
+	}
+	rowBias := cv == nil || cRows == 1
+	bias := k.bias
+	if bias == nil || len(bias) != panelsOf(N)*gemmNR {
+		bias = growT(&sc.f32c, panelsOf(N)*gemmNR)
+		if rowBias {
+			fillBias(bias, cv, cCols, N, k.beta)
+		} else {
+			fillBias(bias, nil, 0, N, 0)
+		}
+	}
+	floor := noFloor
+	if k.relu && rowBias {
+		floor = 0
+	}
+	g := &sc.gemm
+	*g = sgemm{y: y, a: a, b: packed, bias: bias, M: M, N: N, K: K, alpha: k.alpha, floor: floor}
+	g.run(c)
+	*g = sgemm{} // drop the references to the run's buffers
+	if rowBias {
+		return
+	}
+	for i := 0; i < M; i++ {
+		row := y[i*N : i*N+N]
+		if cCols == 1 {
+			v := float32(k.beta * cv[i])
+			for j := range row {
+				row[j] += v
+			}
+		} else {
+			for j, cj := range cv[i*N : i*N+N] {
+				row[j] += float32(k.beta * cj)
+			}
+		}
+		if k.relu {
+			reluF32(row, row)
+		}
+	}
 }
 
 // gemm computes y (M×N) = alpha * A' * B' + beta * C. The products are
@@ -275,7 +393,12 @@ func matmulNT[T numeric](y, a, b []T, M, N, K int) {
 
 // MatMul with numpy semantics: rank-1 operands are promoted and the leading
 // (batch) dimensions broadcast.
-type matmulKernel struct{}
+type matmulKernel struct {
+	// For FLOAT, a constant B of rank 1 or 2, packed at load time
+	// (packedK×packedN).
+	packed           []float32
+	packedK, packedN int
+}
 
 func buildMatMul(b *builder) error {
 	if err := b.needInputs(2, 2); err != nil {
@@ -310,12 +433,21 @@ func buildMatMul(b *builder) error {
 			}
 		}
 	}
-	b.k = matmulKernel{}
+	k := &matmulKernel{}
+	if bt := b.consts[1]; b.in[0].dtype == tensor.Float32 && bt != nil && (len(bt.Shape) == 1 || len(bt.Shape) == 2) {
+		k.packedK, k.packedN = int(bt.Shape[0]), 1
+		if len(bt.Shape) == 2 {
+			k.packedN = int(bt.Shape[1])
+		}
+		k.packed = make([]float32, packedLen(k.packedK, k.packedN))
+		packB(k.packed, view[float32](bt.Raw), k.packedK, k.packedN, false)
+	}
+	b.k = k
 	b.outputs(valueType{b.in[0].dtype, out})
 	return nil
 }
 
-func (matmulKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
+func (k *matmulKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 	a, b := in[0], in[1]
 	ar, br := len(a.Shape), len(b.Shape)
 	if ar == 0 || br == 0 {
@@ -353,7 +485,7 @@ func (matmulKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 	batches := numElems(bshape)
 	switch a.DType {
 	case tensor.Float32:
-		batchedMatMul(view[float32](y.Raw), view[float32](a.Raw), view[float32](b.Raw), batches, int(M), int(N), int(K), dims, sa, sb)
+		k.matmulF32(c, view[float32](y.Raw), view[float32](a.Raw), view[float32](b.Raw), batches, int(M), int(N), int(K), br <= 2, dims, sa, sb)
 	case tensor.Float64:
 		batchedMatMul(view[float64](y.Raw), view[float64](a.Raw), view[float64](b.Raw), batches, int(M), int(N), int(K), dims, sa, sb)
 	case tensor.Int32:
@@ -366,6 +498,38 @@ func (matmulKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 		batchedMatMul(view[uint64](y.Raw), view[uint64](a.Raw), view[uint64](b.Raw), batches, int(M), int(N), int(K), dims, sa, sb)
 	}
 	return nil
+}
+
+// matmulF32 is MatMul on FLOAT with the packed kernels of sgemm.go. When B
+// has no batch dimensions, A's batches are one matrix of batches·M rows.
+func (k *matmulKernel) matmulF32(c *runCtx, y, a, b []float32, batches, M, N, K int, sameB bool, dims, sa, sb []int64) {
+	if M*N == 0 || batches == 0 {
+		return
+	}
+	sc := c.sc
+	bias := growT(&sc.f32c, panelsOf(N)*gemmNR)
+	fillBias(bias, nil, 0, N, 0)
+	g := &sc.gemm
+	defer func() { *g = sgemm{} }() // drop the references to the run's buffers
+	if sameB {
+		packed := k.packed
+		if packed == nil || k.packedK != K || k.packedN != N {
+			packed = growT(&sc.f32b, packedLen(K, N))
+			packB(packed, b, K, N, false)
+		}
+		*g = sgemm{y: y, a: a, b: packed, bias: bias, M: batches * M, N: N, K: K, alpha: 1, floor: noFloor}
+		g.run(c)
+		return
+	}
+	packed := growT(&sc.f32b, packedLen(K, N))
+	var idx [maxRank]int64
+	offA, offB := int64(0), int64(0)
+	for i := 0; i < batches; i++ {
+		packB(packed, b[int(offB)*K*N:], K, N, false)
+		*g = sgemm{y: y[i*M*N : (i+1)*M*N], a: a[int(offA)*M*K:], b: packed, bias: bias, M: M, N: N, K: K, alpha: 1, floor: noFloor}
+		g.run(c)
+		offA, offB = advance(idx[:len(dims)], dims, sa, sb, offA, offB)
+	}
 }
 
 func batchedMatMul[T numeric](y, a, b []T, batches, M, N, K int, dims, sa, sb []int64) {

@@ -65,11 +65,48 @@ func (k *softmaxKernel) run(c *runCtx, in, out []*tensor.Tensor) error {
 	ensure(y, x.DType, x.Shape)
 	switch x.DType {
 	case tensor.Float32:
-		softmax(view[float32](y.Raw), view[float32](x.Raw), outer, n, inner, k.log)
+		softmaxRun(c, view[float32](y.Raw), view[float32](x.Raw), outer, n, inner, k.log)
 	case tensor.Float64:
-		softmax(view[float64](y.Raw), view[float64](x.Raw), outer, n, inner, k.log)
+		softmaxRun(c, view[float64](y.Raw), view[float64](x.Raw), outer, n, inner, k.log)
 	}
 	return nil
+}
+
+// softmaxRun is softmax, its rows split across threads when there are
+// many (an exponential costs about as much as 30 multiply-adds).
+func softmaxRun[T float](c *runCtx, y, x []T, outer, n, inner int, log bool) {
+	if outer < parallelRows || outer*n*inner < softmaxParallelWork {
+		softmax(y, x, outer, n, inner, log)
+		return
+	}
+	if threads := c.threads(); threads > 1 {
+		t, _ := c.sc.task.(*softmaxTask[T])
+		if t == nil {
+			t = &softmaxTask[T]{}
+			c.sc.task = t
+		}
+		*t = softmaxTask[T]{y: y, x: x, n: n, inner: inner, log: log}
+		parallelFor(c.job(), t, outer, threads)
+		*t = softmaxTask[T]{}
+		return
+	}
+	softmax(y, x, outer, n, inner, log)
+}
+
+// softmaxParallelWork is the number of elements from which a Softmax is
+// split across threads.
+const softmaxParallelWork = 2048
+
+// softmaxTask is a Softmax over ranges of its outer dimension.
+type softmaxTask[T float] struct {
+	y, x     []T
+	n, inner int
+	log      bool
+}
+
+func (t *softmaxTask[T]) runRange(lo, hi int) {
+	w := t.n * t.inner
+	softmax(t.y[lo*w:hi*w], t.x[lo*w:hi*w], hi-lo, t.n, t.inner, t.log)
 }
 
 // softmax normalises x, seen as [outer, n, inner], along n: subtract the

@@ -264,7 +264,7 @@ func compile(m *onnxpb.ModelProto) (*plan, error) {
 			}
 		}
 	}
-	fold := &state{}
+	fold := &state{threads: 1}
 	for _, n := range g.GetNode() {
 		domain := normDomain(n.GetDomain())
 		opset := opsets[domain]
@@ -386,8 +386,60 @@ func compile(m *onnxpb.ModelProto) (*plan, error) {
 		p.outputs = append(p.outputs, graphOutput{info: info, value: id})
 	}
 	p.prune()
+	p.fuse()
 	p.assignSlots()
 	return p, nil
+}
+
+// fuse merges each Relu into the Gemm that feeds it when nothing else reads
+// the Gemm's output: the Gemm applies it as it stores its results, and the
+// intermediate value disappears.
+func (p *plan) fuse() {
+	readers := make([]int, len(p.values))
+	reader := make([]int, len(p.values)) // the last node reading each value
+	for i, n := range p.nodes {
+		for _, id := range n.in {
+			if id >= 0 {
+				readers[id]++
+				reader[id] = i
+			}
+		}
+	}
+	for _, o := range p.outputs {
+		readers[o.value]++
+	}
+	drop := make([]bool, len(p.nodes))
+	for i := range p.nodes {
+		g := &p.nodes[i]
+		gk, ok := g.k.(*gemmKernel)
+		if !ok || gk.relu || len(g.out) != 1 || g.out[0] < 0 || readers[g.out[0]] != 1 {
+			continue
+		}
+		mid, j := g.out[0], reader[g.out[0]]
+		r := &p.nodes[j]
+		if uk, ok := r.k.(*unaryKernel); !ok || uk.op != "Relu" || len(r.out) != 1 || r.out[0] < 0 {
+			continue
+		}
+		fused := *gk
+		fused.relu = true
+		g.k = &fused
+		g.out = []int{r.out[0]}
+		p.values[mid].node = -1
+		drop[j] = true
+	}
+	var nodes []planNode
+	for i, n := range p.nodes {
+		if drop[i] {
+			continue
+		}
+		for _, o := range n.out {
+			if o >= 0 {
+				p.values[o].node = len(nodes)
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	p.nodes = nodes
 }
 
 // prune drops the nodes none of whose outputs is needed for a graph output.
@@ -585,6 +637,7 @@ type state struct {
 	inBufs  [][]byte // aligned copies of unaligned inputs
 	fed     []bool
 	want    []bool
+	threads int // goroutines a parallel loop may use; 0: GOMAXPROCS
 }
 
 // scratch is per-node temporary memory.
@@ -596,6 +649,11 @@ type scratch struct {
 	i64c []int64
 	b    []bool
 	i32  []int32
+	f32b []float32
+	f32c []float32
+	gemm sgemm        // the product of a Gemm or MatMul
+	task any          // a kernel's state for parallel loops (*treeTask[T])
+	job  *parallelJob // the node's parallel loops (runCtx.job)
 }
 
 // runCtx is what a kernel gets besides its inputs and outputs.
