@@ -31,6 +31,8 @@ type CLI struct {
 	Up      upCmd      `cmd:"" help:"Run the platform in one process: registry (MLflow-compatible and native APIs) and serving (OIP REST and gRPC, MLflow scoring)."`
 	Serve   serveCmd   `cmd:"" help:"Serve models from a registry over HTTP: OIP REST and gRPC, MLflow scoring."`
 	Demo    demoCmd    `cmd:"" help:"Run the whole platform on loopback with a throw-away data directory and show it working."`
+	Train   trainCmd   `cmd:"" help:"Train a model on a dataset, evaluate it against a baseline and quality gates, and register it."`
+	Data    dataCmd    `cmd:"" help:"Synthetic datasets."`
 	Models  modelsCmd  `cmd:"" help:"Register, list, inspect, download and delete models in a registry."`
 	Audit   auditCmd   `cmd:"" help:"Show the registry's audit log."`
 	Token   tokenCmd   `cmd:"" help:"Create API tokens."`

@@ -64,6 +64,9 @@ type Params struct {
 	// Workers is the number of goroutines (default GOMAXPROCS). It does not
 	// change the model.
 	Workers int `json:"-"`
+	// Progress, if set, is called after every tree with the round, the
+	// maximum and the validation loss (NaN without validation rows).
+	Progress func(round, rounds int, validLoss float64) `json:"-"`
 }
 
 // DefaultParams returns the default parameters.

@@ -254,10 +254,16 @@ func (t *trainer) run(ctx context.Context, names []string) (*Model, error) {
 		m.Trees = append(m.Trees, Tree{Nodes: tree})
 		t.apply(tree, inBag)
 		if t.nvalid == 0 {
+			if p.Progress != nil {
+				p.Progress(round, p.Rounds, math.NaN())
+			}
 			continue
 		}
 		loss := t.validLoss(tree)
 		m.ValidLoss = append(m.ValidLoss, loss)
+		if p.Progress != nil {
+			p.Progress(round, p.Rounds, loss)
+		}
 		if loss < bestLoss {
 			bestLoss, bestRound = loss, round
 		} else if round-bestRound >= p.EarlyStoppingRounds {

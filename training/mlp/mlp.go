@@ -47,6 +47,9 @@ type Params struct {
 	Balanced     bool      `json:"balanced,omitempty"`
 	// Seed drives the initial weights and the shuffling.
 	Seed uint64 `json:"seed"`
+	// Progress, if set, is called after every epoch with the epoch, the
+	// maximum and the validation loss (NaN without validation rows).
+	Progress func(epoch, epochs int, validLoss float64) `json:"-"`
 }
 
 // DefaultParams returns the default parameters.
@@ -444,6 +447,9 @@ func Train(ctx context.Context, x *dataset.Matrix, y []int, classes []string, tr
 		}
 		loss := ev.loss(layers, valid)
 		m.ValidLoss = append(m.ValidLoss, loss)
+		if p.Progress != nil {
+			p.Progress(epoch, p.MaxEpochs, loss)
+		}
 		if loss < best {
 			best, bestEpoch, bestLayers = loss, epoch, layers
 		} else if epoch-bestEpoch >= p.Patience {
