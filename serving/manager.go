@@ -167,7 +167,7 @@ func (m *Manager) loadFromCache(ctx context.Context) {
 
 // Run follows the registry until ctx ends: alias moves are loaded, warmed
 // and swapped in; failures are retried with backoff while the current
-// versions keep serving.
+// versions keep serving. The loaded versions stay until Close.
 func (m *Manager) Run(ctx context.Context) error {
 	cursor := ""
 	resync := time.NewTicker(m.opts.ResyncInterval)
@@ -176,7 +176,6 @@ func (m *Manager) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			m.shutdown()
 			return nil
 		case <-resync.C:
 			if err := m.resync(ctx); err != nil {
@@ -413,8 +412,9 @@ func (m *Manager) updateReady() {
 	m.ready.Store(true)
 }
 
-// shutdown closes every loaded version after its requests finish.
-func (m *Manager) shutdown() {
+// Close unloads every version once its requests have finished (up to the
+// drain timeout). Call it after the servers stopped taking requests.
+func (m *Manager) Close() {
 	m.ready.Store(false)
 	m.mu.RLock()
 	defer m.mu.RUnlock()

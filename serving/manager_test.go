@@ -166,6 +166,7 @@ func TestLoadAndSwap(t *testing.T) {
 	}
 	cancel()
 	<-done
+	e.mgr.Close()
 	if e.engine.open.Load() != 0 {
 		t.Fatal("models left open after shutdown")
 	}

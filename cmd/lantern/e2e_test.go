@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +44,25 @@ type proc struct {
 	cmd      *exec.Cmd
 	addr     string
 	grpcAddr string
-	log      *bytes.Buffer
+	log      *syncBuffer
+}
+
+// syncBuffer is the process's output; exec copies into it from another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -58,7 +77,7 @@ func freeAddr(t *testing.T) string {
 // start runs `lantern up` with args and waits until it is ready.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{addr: freeAddr(t), log: &bytes.Buffer{}}
+	p := &proc{addr: freeAddr(t), log: &syncBuffer{}}
 	p.grpcAddr = freeAddr(t)
 	p.cmd = exec.Command(binary, append([]string{"up", "--insecure", "--http-addr", p.addr, "--grpc-addr", p.grpcAddr, "--log-format", "json"}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)

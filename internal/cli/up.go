@@ -15,10 +15,11 @@ type upCmd struct {
 	storageFlags
 	authFlags
 	servingFlags
-	HTTPAddr     string        `help:"HTTP listen address: registry APIs (MLflow and /api/v1), inference (OIP /v2, MLflow /invocations), health and metrics." default:"127.0.0.1:8080" env:"LANTERN_HTTP_ADDR"`
-	DrainTimeout time.Duration `help:"How long to let requests finish on shutdown." default:"15s" env:"LANTERN_DRAIN_TIMEOUT"`
-	LeaseTTL     time.Duration `help:"How long an upload may stall before its files are garbage-collected." default:"10m" env:"LANTERN_LEASE_TTL" hidden:""`
-	Reconcile    time.Duration `name:"reconcile-interval" help:"How often the registry re-lists the store and runs its janitor." default:"1m" env:"LANTERN_RECONCILE_INTERVAL" hidden:""`
+	HTTPAddr      string        `help:"HTTP listen address: registry APIs (MLflow and /api/v1), inference (OIP /v2, MLflow /invocations), health and metrics." default:"127.0.0.1:8080" env:"LANTERN_HTTP_ADDR"`
+	DrainTimeout  time.Duration `help:"How long to let requests finish on shutdown." default:"15s" env:"LANTERN_DRAIN_TIMEOUT"`
+	ShutdownDelay time.Duration `help:"On SIGTERM, keep serving this long after reporting not ready, so load balancers stop sending first (Kubernetes: a few seconds)." default:"0s" env:"LANTERN_SHUTDOWN_DELAY"`
+	LeaseTTL      time.Duration `help:"How long an upload may stall before its files are garbage-collected." default:"10m" env:"LANTERN_LEASE_TTL" hidden:""`
+	Reconcile     time.Duration `name:"reconcile-interval" help:"How often the registry re-lists the store and runs its janitor." default:"1m" env:"LANTERN_RECONCILE_INTERVAL" hidden:""`
 }
 
 // authFlags configure API authentication.
@@ -64,7 +65,7 @@ func (c *upCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	p, err := platform.Start(ctx, platform.Config{
 		Store: st, StoreDesc: desc, Auth: authn, HTTPAddr: c.HTTPAddr, Serving: sc,
-		DrainTimeout: c.DrainTimeout, Registry: registry.Options{LeaseTTL: c.LeaseTTL, ReconcileInterval: c.Reconcile}, Logger: log,
+		DrainTimeout: c.DrainTimeout, ShutdownDelay: c.ShutdownDelay, Registry: registry.Options{LeaseTTL: c.LeaseTTL, ReconcileInterval: c.Reconcile}, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,10 @@ type Config struct {
 	HTTPAddr string
 	// DrainTimeout bounds the graceful shutdown.
 	DrainTimeout time.Duration
+	// ShutdownDelay is how long the process keeps serving after it has
+	// reported itself not ready (HTTP /readyz 503, gRPC health
+	// NOT_SERVING), so load balancers stop sending before the listeners close.
+	ShutdownDelay time.Duration
 	// Registry tunes the registry (lease TTLs, poll intervals).
 	Registry registry.Options
 	// Logger receives structured logs.
@@ -63,13 +67,14 @@ type Platform struct {
 	// Metrics is the process's Prometheus registry.
 	Metrics *prometheus.Registry
 
-	group *errgroup.Group
-	ready atomic.Bool
+	group   *errgroup.Group
+	ready   atomic.Bool
+	serving *servingParts
 }
 
 // Start opens the registry and starts serving. It returns once the HTTP
 // port is listening; Wait returns after ctx ends and everything has drained.
-func Start(ctx context.Context, cfg Config) (*Platform, error) {
+func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -81,6 +86,14 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	p := &Platform{Metrics: reg}
 	g, gctx := errgroup.WithContext(ctx)
 	p.group = g
+	// Shutdown: ctx ends → not ready → ShutdownDelay → stop accepting and
+	// drain (serveCtx) → close the models.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(gctx))
+	defer func() {
+		if err != nil {
+			stopServing()
+		}
+	}()
 
 	if cfg.Store != nil {
 		svc, err := registry.New(ctx, cfg.Store, &cfg.Registry, log, reg)
@@ -106,11 +119,11 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 			}
 			sc.Source = serving.LocalSource(p.Registry)
 		}
-		parts, err := startServing(ctx, g, gctx, mux, sc, cfg.Auth, log, reg, metrics, cfg.DrainTimeout)
+		parts, err := startServing(ctx, g, gctx, serveCtx, mux, sc, cfg.Auth, log, reg, metrics, cfg.DrainTimeout)
 		if err != nil {
 			return nil, err
 		}
-		p.Serving, p.GRPCAddr = parts.manager, parts.grpcAddr
+		p.Serving, p.GRPCAddr, p.serving = parts.manager, parts.grpcAddr, parts
 	}
 	l, err := server.Listen(cfg.HTTPAddr)
 	if err != nil {
@@ -131,11 +144,31 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 	}
 	g.Go(func() error {
 		<-gctx.Done()
-		p.ready.Store(false) // stop taking new work before draining
+		p.ready.Store(false)
+		if p.serving != nil {
+			p.serving.drain()
+		}
+		if cfg.ShutdownDelay > 0 {
+			log.Info("shutting down: not ready; still serving while load balancers catch up", "delay", cfg.ShutdownDelay)
+			time.Sleep(cfg.ShutdownDelay)
+		}
+		stopServing()
 		return nil
 	})
 	httpSrv := &server.HTTP{Handler: mux, Listener: l, DrainTimeout: cfg.DrainTimeout, Logger: log}
-	g.Go(func() error { return httpSrv.Run(gctx) })
+	httpDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(httpDone)
+		return httpSrv.Run(serveCtx)
+	})
+	if p.serving != nil {
+		g.Go(func() error {
+			<-httpDone
+			<-p.serving.stopped
+			p.Serving.Close() // after the last request: unload the models
+			return nil
+		})
+	}
 	p.ready.Store(true)
 	if host, _, _ := net.SplitHostPort(p.HTTPAddr); cfg.Auth != nil && cfg.Auth.Insecure() && !IsLoopback(host) {
 		log.Warn("INSECURE MODE on a non-loopback address: anyone who can reach " + p.HTTPAddr + " can change models")

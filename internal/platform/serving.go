@@ -41,6 +41,10 @@ type ServingConfig struct {
 type servingParts struct {
 	manager  *serving.Manager
 	grpcAddr string
+	// drain marks gRPC health NOT_SERVING; stopped is closed when the gRPC
+	// server has finished its requests.
+	drain   func()
+	stopped chan struct{}
 }
 
 // engines returns the available engines: native always, ONNX Runtime when its library loads.
@@ -67,7 +71,7 @@ func engines(cfg ServingConfig, log *slog.Logger) (map[string]serving.Engine, er
 
 // startServing loads the served models, mounts the HTTP routes of the
 // inference protocols on mux and starts the gRPC server in g.
-func startServing(ctx context.Context, g *errgroup.Group, gctx context.Context, mux *http.ServeMux, cfg ServingConfig,
+func startServing(ctx context.Context, g *errgroup.Group, gctx, serveCtx context.Context, mux *http.ServeMux, cfg ServingConfig,
 	authn *auth.Authenticator, log *slog.Logger, reg prometheus.Registerer, httpMetrics *server.Metrics, drain time.Duration) (*servingParts, error) {
 	es, err := engines(cfg, log)
 	if err != nil {
@@ -96,16 +100,17 @@ func startServing(ctx context.Context, g *errgroup.Group, gctx context.Context, 
 	}
 	svc := oip.NewGRPCService(m, oip.GRPCOptions{Timeout: cfg.RequestTimeout})
 	gs := oip.NewGRPCServer(svc, authn, log, oip.NewGRPCMetrics(reg), oip.GRPCServerOptions{})
+	parts := &servingParts{manager: m, grpcAddr: l.Addr().String(), drain: svc.Drain, stopped: make(chan struct{})}
 	g.Go(func() error { return m.Run(gctx) })
 	g.Go(func() error {
+		defer close(parts.stopped)
 		errc := make(chan error, 1)
 		go func() { errc <- gs.Serve(l) }()
 		select {
 		case err := <-errc:
 			return err
-		case <-gctx.Done():
+		case <-serveCtx.Done():
 		}
-		svc.Drain() // health NOT_SERVING first, so balancers move away
 		stopped := make(chan struct{})
 		go func() { gs.GracefulStop(); close(stopped) }()
 		select {
@@ -116,5 +121,5 @@ func startServing(ctx context.Context, g *errgroup.Group, gctx context.Context, 
 		return nil
 	})
 	log.Info("serving", "grpc", l.Addr().String(), "models", m.Models())
-	return &servingParts{manager: m, grpcAddr: l.Addr().String()}, nil
+	return parts, nil
 }
