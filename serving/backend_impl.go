@@ -24,15 +24,21 @@ func (m *Manager) Infer(ctx context.Context, req *InferRequest) (*InferResponse,
 		return nil, err
 	}
 	var resp *InferResponse
+	obs := l.observers(m.metrics, req.Protocol)
 	if l.batch != nil {
 		resp, err = l.batch.submit(ctx, req)
 	} else {
 		t := time.Now()
 		resp, err = l.run(ctx, req)
-		m.metrics.inference.WithLabelValues(l.name, l.versionString()).Observe(time.Since(t).Seconds())
+		obs.inference.Observe(time.Since(t).Seconds())
 	}
-	m.metrics.observe(req, l.versionString(), codeOf(err), time.Since(start))
-	return resp, err
+	if err != nil {
+		m.metrics.observe(req, l.versionString(), codeOf(err), time.Since(start))
+		return nil, err
+	}
+	obs.ok.Inc()
+	obs.latency.Observe(time.Since(start).Seconds())
+	return resp, nil
 }
 
 // route picks the loaded version for a request and takes a reference on it.

@@ -34,6 +34,7 @@ type loaded struct {
 	once    sync.Once
 	pool    sync.Pool // *outSet
 	batch   *batcher
+	obs     sync.Map // protocol -> *protoObservers
 }
 
 // outSet is a recyclable set of output tensors for one request: engines

@@ -101,3 +101,28 @@ func (c *versionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// protoObservers are a loaded version's metrics for one protocol, looked up
+// once instead of on every request.
+type protoObservers struct {
+	ok        prometheus.Counter
+	latency   prometheus.Observer
+	inference prometheus.Observer
+}
+
+func (l *loaded) observers(x *metrics, protocol string) *protoObservers {
+	if protocol == "" {
+		protocol = "other"
+	}
+	if o, ok := l.obs.Load(protocol); ok {
+		return o.(*protoObservers)
+	}
+	v := l.versionString()
+	o := &protoObservers{
+		ok:        x.requests.WithLabelValues(l.name, v, protocol, "OK"),
+		latency:   x.latency.WithLabelValues(l.name, v, protocol),
+		inference: x.inference.WithLabelValues(l.name, v),
+	}
+	actual, _ := l.obs.LoadOrStore(protocol, o)
+	return actual.(*protoObservers)
+}

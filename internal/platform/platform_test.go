@@ -33,7 +33,7 @@ type env struct {
 }
 
 // start runs the whole platform (registry + serving) on loopback.
-func start(t *testing.T, engine string) *env {
+func start(t testing.TB, engine string) *env {
 	t.Helper()
 	st, err := fsstore.New(t.TempDir())
 	if err != nil {
@@ -66,7 +66,7 @@ func start(t *testing.T, engine string) *env {
 	return &env{p: p, base: "http://" + p.HTTPAddr, grpc: oippb.NewGRPCInferenceServiceClient(conn), conn: conn}
 }
 
-func (e *env) register(t *testing.T, name string, model []byte) int64 {
+func (e *env) register(t testing.TB, name string, model []byte) int64 {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := e.p.Registry.GetModel(ctx, name); err != nil {
@@ -92,7 +92,7 @@ func (e *env) register(t *testing.T, name string, model []byte) int64 {
 	return v.Version
 }
 
-func (e *env) waitVersion(t *testing.T, name string, version int64) {
+func (e *env) waitVersion(t testing.TB, name string, version int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

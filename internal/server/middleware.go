@@ -49,6 +49,9 @@ type Options struct {
 	Metrics *Metrics
 	// MaxBody bounds request bodies (0: no limit, for streamed uploads).
 	MaxBody int64
+	// QuietSuccess logs successful requests at debug level: for the
+	// inference APIs, where a line per request would drown everything else.
+	QuietSuccess bool
 }
 
 // Wrap adds a request id, panic recovery, authentication, a body limit,
@@ -86,8 +89,11 @@ func Wrap(h http.Handler, o Options) http.Handler {
 				o.Metrics.observe(o.Name, r.Method, rec.status, d)
 			}
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			switch {
+			case rec.status >= 500:
 				level = slog.LevelError
+			case o.QuietSuccess && rec.status < 400:
+				level = slog.LevelDebug
 			}
 			log.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "principal", principal)

@@ -107,11 +107,11 @@ func Handler(b serving.Backend, opts Options, authn *auth.Authenticator, logger 
 		}
 		return auth.RoleFor(r.Method)
 	}
-	authed := server.Wrap(a, server.Options{Name: "mlflow_scoring", Auth: authn, Role: role, Errors: errs, Logger: logger, Metrics: m})
+	authed := server.Wrap(a, server.Options{Name: "mlflow_scoring", Auth: authn, Role: role, Errors: errs, Logger: logger, Metrics: m, QuietSuccess: true})
 	if authn == nil || a.opts.AuthenticateHealth {
 		return authed
 	}
-	open := server.Wrap(a, server.Options{Name: "mlflow_scoring", Errors: errs, Logger: logger, Metrics: m})
+	open := server.Wrap(a, server.Options{Name: "mlflow_scoring", Errors: errs, Logger: logger, Metrics: m, QuietSuccess: true})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/ping", "/health", "/version":

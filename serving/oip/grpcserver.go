@@ -208,12 +208,14 @@ func (ic *interceptors) done(ctx context.Context, method string, ci *callInfo, s
 	code := status.Code(err)
 	d := time.Since(start)
 	ic.metrics.observe(method, code, d)
-	level := slog.LevelInfo
+	// Successful calls (tens of thousands a second) are logged at debug;
+	// failures at warn, server faults at error.
+	level := slog.LevelDebug
 	switch {
 	case code == codes.Internal || code == codes.Unknown || code == codes.DataLoss:
 		level = slog.LevelError
-	case strings.HasPrefix(method, healthPrefix):
-		level = slog.LevelDebug
+	case code != codes.OK && !strings.HasPrefix(method, healthPrefix):
+		level = slog.LevelWarn
 	}
 	ic.log.Log(ctx, level, "call", "request_id", ci.id, "method", method, "code", code.String(),
 		"duration_ms", float64(d.Microseconds())/1000, "principal", ci.principal)

@@ -126,11 +126,11 @@ func RESTHandler(b serving.Backend, opts RESTOptions, authn *auth.Authenticator,
 	}
 	h := newREST(b, opts)
 	errs := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err, h.log) }
-	authed := server.Wrap(h, server.Options{Name: "oip", Auth: authn, Role: h.role, Errors: errs, Logger: logger, Metrics: m})
+	authed := server.Wrap(h, server.Options{Name: "oip", Auth: authn, Role: h.role, Errors: errs, Logger: logger, Metrics: m, QuietSuccess: true})
 	if authn == nil || h.opts.AuthenticateHealth {
 		return authed
 	}
-	open := server.Wrap(h, server.Options{Name: "oip", Errors: errs, Logger: logger, Metrics: m})
+	open := server.Wrap(h, server.Options{Name: "oip", Errors: errs, Logger: logger, Metrics: m, QuietSuccess: true})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; p == "/v2/health/live" || p == "/v2/health/ready" {
 			open.ServeHTTP(w, r)
