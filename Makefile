@@ -26,7 +26,9 @@ test: tools
 	echo "go vet ./..."; $(GO) vet ./...; \
 	unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi; \
-	echo "go test -race ./..."; $(GO) test -race -count=1 -timeout 20m ./...
+	echo "go test -race ./..."; $(GO) test -race -count=1 -timeout 20m ./...; \
+	echo "million-row tests without -race (the detector multiplies time and memory)"; \
+	$(GO) test -count=1 -timeout 10m -run 'MillionRows' ./training/...
 
 ## test-short: unit tests only, no external programs.
 test-short:

@@ -142,6 +142,9 @@ func demandSummary(r *eval.Report) string {
 	return ""
 }
 
+// profileChunk is how many rows are profiled at a time.
+const profileChunk = 1 << 16
+
 // demandProfile profiles the training rows: features, target, predictions,
 // and per month of year.
 func demandProfile(d *features.Demand, frame *dataset.Frame, train []int, pred []float64, seed uint64) ([]byte, error) {
@@ -153,17 +156,22 @@ func demandProfile(d *features.Demand, frame *dataset.Frame, train []int, pred [
 	if err != nil {
 		return nil, err
 	}
-	month := &dataset.Column{Name: features.ColMonth, Type: dataset.Month}
-	target := &dataset.Column{Name: features.ColConsumption, Type: dataset.Float}
-	var p []float64
-	for _, i := range train {
-		month.Num = append(month.Num, float64(d.Month[i]))
-		target.Num = append(target.Num, d.Y[i])
-		p = append(p, pred[i])
-	}
-	sub := &dataset.Frame{Schema: frame.Schema, Columns: []*dataset.Column{month, target}}
-	if err := b.AddBatch(profile.Batch{X: d.X.Subset(train), Frame: sub, Pred: p}); err != nil {
-		return nil, err
+	// Feed the rows in chunks, so the profile never needs a copy of the
+	// whole training matrix.
+	for lo := 0; lo < len(train); lo += profileChunk {
+		rows := train[lo:min(lo+profileChunk, len(train))]
+		month := &dataset.Column{Name: features.ColMonth, Type: dataset.Month}
+		target := &dataset.Column{Name: features.ColConsumption, Type: dataset.Float}
+		var p []float64
+		for _, i := range rows {
+			month.Num = append(month.Num, float64(d.Month[i]))
+			target.Num = append(target.Num, d.Y[i])
+			p = append(p, pred[i])
+		}
+		sub := &dataset.Frame{Schema: frame.Schema, Columns: []*dataset.Column{month, target}}
+		if err := b.AddBatch(profile.Batch{X: d.X.Subset(rows), Frame: sub, Pred: p}); err != nil {
+			return nil, err
+		}
 	}
 	return jsonBytes(b.Profile())
 }

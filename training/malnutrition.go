@@ -151,19 +151,22 @@ func classProfile(f *features.Malnutrition, frame *dataset.Frame, train, pred []
 	if err != nil {
 		return nil, err
 	}
-	date := &dataset.Column{Name: "visit_date", Type: dataset.Date}
-	status := &dataset.Column{Name: "status", Type: dataset.String}
-	var cls []int
-	var pr [][]float64
-	for _, i := range train {
-		date.Num = append(date.Num, float64(f.VisitDate[i]))
-		status.AppendString(features.Classes[f.Y[i]], false)
-		cls = append(cls, pred[i])
-		pr = append(pr, proba[i])
-	}
-	sub := &dataset.Frame{Schema: frame.Schema, Columns: []*dataset.Column{date, status}}
-	if err := b.AddBatch(profile.Batch{X: f.X.Subset(train), Frame: sub, Class: cls, Proba: pr}); err != nil {
-		return nil, err
+	for lo := 0; lo < len(train); lo += profileChunk {
+		rows := train[lo:min(lo+profileChunk, len(train))]
+		date := &dataset.Column{Name: "visit_date", Type: dataset.Date}
+		status := &dataset.Column{Name: "status", Type: dataset.String}
+		var cls []int
+		var pr [][]float64
+		for _, i := range rows {
+			date.Num = append(date.Num, float64(f.VisitDate[i]))
+			status.AppendString(features.Classes[f.Y[i]], false)
+			cls = append(cls, pred[i])
+			pr = append(pr, proba[i])
+		}
+		sub := &dataset.Frame{Schema: frame.Schema, Columns: []*dataset.Column{date, status}}
+		if err := b.AddBatch(profile.Batch{X: f.X.Subset(rows), Frame: sub, Class: cls, Proba: pr}); err != nil {
+			return nil, err
+		}
 	}
 	return jsonBytes(b.Profile())
 }
