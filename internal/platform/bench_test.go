@@ -47,4 +47,3 @@ func BenchmarkServe(b *testing.B) {
 		})
 	})
 }
-

@@ -1,7 +1,8 @@
 package native
 
 import (
-	"encoding/binary"
+	"errors"
+	"strings"
 	"math"
 
 	"github.com/lantern-mlops/lantern/internal/onnx"
@@ -12,92 +13,15 @@ import (
 // tensorFromProto decodes an initializer or a tensor attribute. The result
 // owns its memory (never the protobuf's), 8-byte aligned.
 func tensorFromProto(tp *onnxpb.TensorProto) (*tensor.Tensor, error) {
-	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(tp.GetExternalData()) > 0 {
-		return nil, unsupportedf("tensor %q keeps its data in an external file", tp.GetName())
+	t, err := tensor.FromProto(tp)
+	switch {
+	case errors.Is(err, tensor.ErrUnsupportedProto):
+		return nil, unsupportedf("%s", strings.TrimPrefix(err.Error(), tensor.ErrUnsupportedProto.Error()+": "))
+	case err != nil:
+		return nil, invalidModelf("%v", err)
 	}
-	if tp.GetSegment() != nil {
-		return nil, unsupportedf("tensor %q is segmented", tp.GetName())
-	}
-	dt, ok := tensor.FromONNXElem(tp.GetDataType())
-	if !ok {
-		return nil, unsupportedf("tensor %q has element type %s", tp.GetName(), onnx.ElemTypeName(tp.GetDataType()))
-	}
-	shape := append([]int64{}, tp.GetDims()...)
-	n, ok := checkedElems(shape)
-	if !ok {
-		return nil, invalidModelf("tensor %q has an invalid shape %v", tp.GetName(), shape)
-	}
-	t := &tensor.Tensor{Name: tp.GetName(), DType: dt, Shape: shape}
-	if dt == tensor.String {
-		if len(tp.GetStringData()) != n {
-			return nil, invalidModelf("tensor %q of shape %v has %d strings", tp.GetName(), shape, len(tp.GetStringData()))
-		}
-		t.Strings = make([][]byte, n)
-		for i, s := range tp.GetStringData() {
-			t.Strings[i] = append([]byte{}, s...)
-		}
-		return t, nil
-	}
-	size := dt.Size()
-	if raw := tp.GetRawData(); raw != nil {
-		if len(raw) != n*size {
-			return nil, invalidModelf("tensor %q of shape %v and type %s has %d bytes of raw data, want %d",
-				tp.GetName(), shape, dt.ONNX(), len(raw), n*size)
-		}
-		t.Raw = tensor.Alloc(len(raw))
-		copy(t.Raw, raw)
-		return t, nil
-	}
-	t.Raw = tensor.Alloc(n * size)
-	bad := func(field string, got int) error {
-		return invalidModelf("tensor %q of shape %v has %d values in %s, want %d", tp.GetName(), shape, got, field, n)
-	}
-	switch dt {
-	case tensor.Float32:
-		if len(tp.GetFloatData()) != n {
-			return nil, bad("float_data", len(tp.GetFloatData()))
-		}
-		copy(view[float32](t.Raw), tp.GetFloatData())
-	case tensor.Float64:
-		if len(tp.GetDoubleData()) != n {
-			return nil, bad("double_data", len(tp.GetDoubleData()))
-		}
-		copy(view[float64](t.Raw), tp.GetDoubleData())
-	case tensor.Int64:
-		if len(tp.GetInt64Data()) != n {
-			return nil, bad("int64_data", len(tp.GetInt64Data()))
-		}
-		copy(view[int64](t.Raw), tp.GetInt64Data())
-	case tensor.Uint32, tensor.Uint64:
-		d := tp.GetUint64Data()
-		if len(d) != n {
-			return nil, bad("uint64_data", len(d))
-		}
-		for i, v := range d {
-			if dt == tensor.Uint32 {
-				binary.LittleEndian.PutUint32(t.Raw[4*i:], uint32(v))
-			} else {
-				binary.LittleEndian.PutUint64(t.Raw[8*i:], v)
-			}
-		}
-	default: // int32_data carries INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16
-		d := tp.GetInt32Data()
-		if len(d) != n {
-			return nil, bad("int32_data", len(d))
-		}
-		for i, v := range d {
-			switch size {
-			case 1:
-				t.Raw[i] = byte(v)
-				if dt == tensor.Bool && v != 0 {
-					t.Raw[i] = 1
-				}
-			case 2:
-				binary.LittleEndian.PutUint16(t.Raw[2*i:], uint16(v))
-			case 4:
-				binary.LittleEndian.PutUint32(t.Raw[4*i:], uint32(v))
-			}
-		}
+	if n, ok := checkedElems(t.Shape); !ok || n != int(t.Len()) {
+		return nil, invalidModelf("tensor %q has an invalid shape %v", tp.GetName(), t.Shape)
 	}
 	return t, nil
 }

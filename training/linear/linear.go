@@ -206,10 +206,10 @@ func Train(ctx context.Context, x *dataset.Matrix, y []int, classes []string, ro
 		}
 		counts[y[r]]++
 	}
-	weights := ClassWeights(counts, p.ClassWeights, p.Balanced)
+	weights := dataset.ClassWeights(counts, p.ClassWeights, p.Balanced)
 
 	m := &Model{FeatureNames: slices.Clone(x.Names), Classes: slices.Clone(classes), Params: p}
-	m.Mean, m.Scale = standardise(x, rows)
+	m.Mean, m.Scale = x.Standardise(rows)
 	o := &objective{x: x, y: y, rows: rows, m: m, nk: nk, nf: nf, l2: p.L2, weights: weights, workers: p.Workers}
 	o.init()
 	theta := make([]float64, nk*(nf+1))
@@ -242,50 +242,6 @@ func Train(ctx context.Context, x *dataset.Matrix, y []int, classes []string, ro
 		m.Intercept[k] = float32(theta[k*(nf+1)+nf])
 	}
 	return m, nil
-}
-
-// ClassWeights returns the weight of each class given the class counts:
-// the explicit weights (nil: 1), times n/(K·n_k) when balanced.
-func ClassWeights(counts []int, explicit []float64, balanced bool) []float64 {
-	w := make([]float64, len(counts))
-	n := 0
-	for _, c := range counts {
-		n += c
-	}
-	for k := range w {
-		w[k] = 1
-		if explicit != nil {
-			w[k] = explicit[k]
-		}
-		if balanced && counts[k] > 0 {
-			w[k] *= float64(n) / float64(len(counts)*counts[k])
-		}
-	}
-	return w
-}
-
-// standardise returns the mean and 1/std of each feature over rows (scale
-// 1 for a constant feature).
-func standardise(x *dataset.Matrix, rows []int) (mean, scale []float32) {
-	mean, scale = make([]float32, len(x.Cols)), make([]float32, len(x.Cols))
-	for j, col := range x.Cols {
-		s := 0.0
-		for _, r := range rows {
-			s += float64(col[r])
-		}
-		mu := s / float64(len(rows))
-		v := 0.0
-		for _, r := range rows {
-			d := float64(col[r]) - mu
-			v += d * d
-		}
-		sd := math.Sqrt(v / float64(len(rows)))
-		mean[j], scale[j] = float32(mu), 1
-		if sd > 1e-12 {
-			scale[j] = float32(1 / sd)
-		}
-	}
-	return mean, scale
 }
 
 // objective is the penalised weighted cross-entropy over the parameters

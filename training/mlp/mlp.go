@@ -403,10 +403,10 @@ func Train(ctx context.Context, x *dataset.Matrix, y []int, classes []string, tr
 			}
 		}
 	}
-	classW := classWeights(counts, p.ClassWeights, p.Balanced)
+	classW := dataset.ClassWeights(counts, p.ClassWeights, p.Balanced)
 
 	m := &Model{FeatureNames: slices.Clone(x.Names), Classes: slices.Clone(classes), Params: p}
-	m.Mean, m.Scale = standardise(x, train)
+	m.Mean, m.Scale = x.Standardise(train)
 	sizes := append(append([]int{nf}, p.Hidden...), nk)
 	r := rand.New(rand.NewPCG(p.Seed, 0x6d6c70))
 	n := newNet(sizes, p.BatchSize, r)
@@ -526,47 +526,4 @@ func (e *evaluator) loss(layers []Layer, rows []int) float64 {
 		return 0
 	}
 	return s / w
-}
-
-// classWeights returns the weight of each class: the explicit weights
-// (nil: 1), times n/(K·n_k) when balanced.
-func classWeights(counts []int, explicit []float64, balanced bool) []float64 {
-	w := make([]float64, len(counts))
-	n := 0
-	for _, c := range counts {
-		n += c
-	}
-	for k := range w {
-		w[k] = 1
-		if explicit != nil {
-			w[k] = explicit[k]
-		}
-		if balanced && counts[k] > 0 {
-			w[k] *= float64(n) / float64(len(counts)*counts[k])
-		}
-	}
-	return w
-}
-
-// standardise returns the mean and 1/std of each feature over rows.
-func standardise(x *dataset.Matrix, rows []int) (mean, scale []float32) {
-	mean, scale = make([]float32, len(x.Cols)), make([]float32, len(x.Cols))
-	for j, col := range x.Cols {
-		s := 0.0
-		for _, r := range rows {
-			s += float64(col[r])
-		}
-		mu := s / float64(len(rows))
-		v := 0.0
-		for _, r := range rows {
-			d := float64(col[r]) - mu
-			v += d * d
-		}
-		sd := math.Sqrt(v / float64(len(rows)))
-		mean[j], scale[j] = float32(mu), 1
-		if sd > 1e-12 {
-			scale[j] = float32(1 / sd)
-		}
-	}
-	return mean, scale
 }
