@@ -2,8 +2,8 @@ package native
 
 import (
 	"errors"
-	"strings"
 	"math"
+	"strings"
 
 	"github.com/lantern-mlops/lantern/internal/onnx"
 	"github.com/lantern-mlops/lantern/internal/onnx/onnxpb"
