@@ -82,7 +82,7 @@ func (ix *index) applyModel(m *Model, etag string) bool {
 	ix.invalidate()
 	ix.changes.add(Change{
 		Kind: "model", Action: m.LastAction, Model: m.Name, ModelID: m.ID,
-		Rev: m.Rev, Time: m.UpdatedAt, Aliases: maps.Clone(m.Aliases), Deleted: m.Deleted,
+		Rev: m.Rev, Time: m.UpdatedAt, Aliases: maps.Clone(m.Aliases), Deleted: m.Deleted, Route: m.Route(),
 	})
 	return true
 }
@@ -269,6 +269,8 @@ type Change struct {
 	Status  Status    `json:"status,omitempty"`
 	// Aliases is the model's full alias map after a model change.
 	Aliases map[string]int64 `json:"aliases,omitempty"`
+	// Route is the model's traffic split (canary, shadow) after a model change.
+	Route Route `json:"route,omitzero"`
 }
 
 // changeLog is a bounded ring of recent changes with a broadcast on append.

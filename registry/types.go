@@ -39,11 +39,15 @@ type Model struct {
 	Description string            `json:"description,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty"`
 	// Aliases maps an alias ("production", "champion") to a version number.
-	Aliases   map[string]int64 `json:"aliases,omitempty"`
-	CreatedBy string           `json:"created_by,omitempty"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedBy string           `json:"updated_by,omitempty"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	Aliases map[string]int64 `json:"aliases,omitempty"`
+	// Rollout is the model's canary rollout, active or the last finished one.
+	Rollout *Rollout `json:"rollout,omitempty"`
+	// Shadow is the version receiving a copy of the traffic, if any.
+	Shadow    *Shadow   `json:"shadow,omitempty"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// LastAction is the audit action of the last write (used to rebuild a lost event).
 	LastAction string `json:"last_action,omitempty"`
 	// Rev counts writes to the object; the index keeps the highest it has seen.
@@ -156,6 +160,13 @@ func (m *Model) clone() *Model {
 	c := *m
 	c.Tags = maps.Clone(m.Tags)
 	c.Aliases = maps.Clone(m.Aliases)
+	if m.Rollout != nil {
+		c.Rollout = cloneRollout(m.Rollout)
+	}
+	if m.Shadow != nil {
+		sh := *m.Shadow
+		c.Shadow = &sh
+	}
 	return &c
 }
 
