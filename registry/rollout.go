@@ -453,6 +453,9 @@ func (s *Service) StopShadow(ctx context.Context, name string) (*Model, error) {
 // Route is how serving splits a model's traffic, derived from its rollout
 // and shadow.
 type Route struct {
+	// Alias is the alias the canary is rolled out to: serving applies the
+	// split only where it serves that alias.
+	Alias string `json:"alias,omitempty"`
 	// Canary is the canary version (0: none) and Weight its percent.
 	Canary    int64   `json:"canary,omitempty"`
 	Weight    float64 `json:"weight,omitempty"`
@@ -465,7 +468,7 @@ type Route struct {
 func (m *Model) Route() Route {
 	var r Route
 	if m.Rollout.Active() {
-		r.Canary, r.Weight, r.StickyKey = m.Rollout.Version, m.Rollout.Weight(), m.Rollout.StickyKey
+		r.Alias, r.Canary, r.Weight, r.StickyKey = m.Rollout.Alias, m.Rollout.Version, m.Rollout.Weight(), m.Rollout.StickyKey
 	}
 	if m.Shadow != nil {
 		r.Shadow = m.Shadow.Version

@@ -22,6 +22,9 @@ type InferRequest struct {
 	// RoutingKey makes routing sticky during a rollout (a district id, a
 	// header value): one key always reaches one version.
 	RoutingKey string
+	// Lookup, if set, reads a header (gRPC: metadata) by name, or a request
+	// parameter for "param:<name>": a rollout's sticky key names one.
+	Lookup func(name string) string
 	// Protocol labels metrics: "rest", "grpc" or "mlflow".
 	Protocol string
 }

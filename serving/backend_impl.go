@@ -13,11 +13,12 @@ var _ Backend = (*Manager)(nil)
 // Infer implements Backend.
 func (m *Manager) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
 	start := time.Now()
-	l, err := m.route(req)
+	l, role, err := m.route(req)
 	if err != nil {
 		m.metrics.observe(req, "", codeOf(err), time.Since(start))
 		return nil, err
 	}
+
 	defer l.release()
 	if err := l.check(req); err != nil {
 		m.metrics.observe(req, l.versionString(), codeOf(err), time.Since(start))
@@ -38,34 +39,37 @@ func (m *Manager) Infer(ctx context.Context, req *InferRequest) (*InferResponse,
 	}
 	obs.ok.Inc()
 	obs.latency.Observe(time.Since(start).Seconds())
+	if role != RoleDirect {
+		m.shadow(req, resp)
+	}
 	return resp, nil
 }
 
 // route picks the loaded version for a request and takes a reference on it.
-func (m *Manager) route(req *InferRequest) (*loaded, error) {
+func (m *Manager) route(req *InferRequest) (*loaded, string, error) {
 	m.mu.RLock()
 	s := m.slots[req.Model]
 	m.mu.RUnlock()
 	if s == nil {
-		return nil, fmt.Errorf("%w: model %q is not served here (served: %s)", ErrModelNotFound, req.Model, m.servedList())
+		return nil, "", fmt.Errorf("%w: model %q is not served here (served: %s)", ErrModelNotFound, req.Model, m.servedList())
 	}
 	for attempt := 0; attempt < 100; attempt++ {
-		l := s.stable.Load()
+		l, role, err := s.pick(req)
+		if err != nil {
+			return nil, "", err
+		}
 		if l == nil {
 			if e := s.err.Load(); e != nil {
-				return nil, fmt.Errorf("%w: model %q is not loaded: %s", ErrNotReady, req.Model, *e)
+				return nil, "", fmt.Errorf("%w: model %q is not loaded: %s", ErrNotReady, req.Model, *e)
 			}
-			return nil, fmt.Errorf("%w: model %q is not loaded yet", ErrNotReady, req.Model)
-		}
-		if req.Version != "" && req.Version != l.versionString() {
-			return nil, fmt.Errorf("%w: version %s of model %q is not loaded (loaded: %s)", ErrModelNotFound, req.Version, req.Model, l.versionString())
+			return nil, "", fmt.Errorf("%w: model %q is not loaded yet", ErrNotReady, req.Model)
 		}
 		if l.acquire() {
-			return l, nil
+			return l, role, nil
 		}
 		// Swapped out between Load and acquire: take the new one.
 	}
-	return nil, fmt.Errorf("%w: model %q is being replaced; retry", ErrNotReady, req.Model)
+	return nil, "", fmt.Errorf("%w: model %q is being replaced; retry", ErrNotReady, req.Model)
 }
 
 func (m *Manager) servedList() string {
@@ -78,12 +82,21 @@ func (m *Manager) servedList() string {
 
 // Model implements Backend.
 func (m *Manager) Model(name, version string) (ModelInfo, error) {
-	l, err := m.route(&InferRequest{Model: name, Version: version})
+	l, _, err := m.route(&InferRequest{Model: name, Version: version})
 	if err != nil {
 		return ModelInfo{}, err
 	}
 	defer l.release()
 	info := l.info
+	m.mu.RLock()
+	s := m.slots[name]
+	m.mu.RUnlock()
+	info.Versions = []string{l.versionString()}
+	for _, role := range []string{RoleStable, RoleCanary, RoleShadow} {
+		if o := s.ptr(role).Load(); o != nil && o != l {
+			info.Versions = append(info.Versions, o.versionString())
+		}
+	}
 	info.Properties = make(map[string]string, len(l.info.Properties)+1)
 	for k, v := range l.info.Properties {
 		info.Properties[k] = v
@@ -96,7 +109,7 @@ func (m *Manager) Model(name, version string) (ModelInfo, error) {
 
 // ModelReady implements Backend.
 func (m *Manager) ModelReady(name, version string) bool {
-	l, err := m.route(&InferRequest{Model: name, Version: version})
+	l, _, err := m.route(&InferRequest{Model: name, Version: version})
 	if err != nil {
 		return false
 	}
@@ -118,3 +131,22 @@ func (m *Manager) Models() []string {
 
 // Ready implements Backend: every configured model is loaded.
 func (m *Manager) Ready() bool { return m.ready.Load() }
+
+// shadow hands a copy of a served request to the model's shadow, if it has
+// one; the copy runs off the request path.
+func (m *Manager) shadow(req *InferRequest, resp *InferResponse) {
+	m.mu.RLock()
+	s := m.slots[req.Model]
+	m.mu.RUnlock()
+	sh := s.shadow.Load()
+	if sh == nil || sh.versionString() == resp.Version || !sh.acquire() {
+		return
+	}
+	copyReq := &InferRequest{ID: req.ID, Model: req.Model, Inputs: cloneTensors(req.Inputs), Outputs: req.Outputs, Protocol: req.Protocol}
+	m.shadows.submit(shadowJob{l: sh, slot: s, req: copyReq, served: cloneTensors(resp.Outputs), version: resp.Version})
+}
+
+// observeShadow records how a shadow answered.
+func (m *Manager) observeShadow(j shadowJob, resp *InferResponse, err error, d time.Duration) {
+	m.metrics.shadow.WithLabelValues(j.l.name, j.l.versionString(), codeOf(err)).Inc()
+}

@@ -77,15 +77,22 @@ type Manager struct {
 
 	ready   atomic.Bool
 	offline atomic.Bool
+	shadows shadowPool
 }
 
-// slot holds the versions loaded for one served model.
+// slot holds the versions loaded for one served model: the stable one (the
+// alias), and during a rollout a canary and a shadow.
 type slot struct {
 	name   string
 	ref    string
 	loadMu sync.Mutex // one load at a time per model
 	stable atomic.Pointer[loaded]
-	err    atomic.Pointer[string] // the last load failure, for status
+	canary atomic.Pointer[loaded]
+	shadow atomic.Pointer[loaded]
+	route  atomic.Pointer[registry.Route]
+	err    atomic.Pointer[string] // the last load failure of the stable version, for status
+	// roleErr holds the last load failure of the canary and the shadow.
+	canaryErr, shadowErr atomic.Pointer[string]
 }
 
 // NewManager returns a Manager; call Start, then Run.
@@ -119,6 +126,8 @@ func NewManager(src Source, opts Options, logger *slog.Logger, reg prometheus.Re
 	}
 	m := &Manager{src: src, opts: opts, log: logger.With("component", "serving"), cache: c, slots: map[string]*slot{}}
 	m.metrics = newMetrics(reg, m)
+	m.shadows.run = m.runShadow
+	m.shadows.dropped = func() { m.metrics.shadowDropped.Inc() }
 	for _, t := range opts.Targets {
 		m.slots[t.Model] = &slot{name: t.Model, ref: t.Ref}
 	}
@@ -159,7 +168,7 @@ func (m *Manager) loadFromCache(ctx context.Context) {
 			continue
 		}
 		s := m.slotFor(name, m.refFor(name))
-		if err := m.install(ctx, s, cv.Version, true); err != nil {
+		if err := m.install(ctx, s, RoleStable, cv.Version, true); err != nil {
 			m.log.Error("cached model could not be loaded", "model", name, "version", cv.Version.Version, "err", err)
 		}
 	}
@@ -311,7 +320,10 @@ func (m *Manager) refresh(ctx context.Context, name string) error {
 		return err
 	}
 	s := m.slotFor(name, ref)
-	return m.install(ctx, s, v, false)
+	if err := m.install(ctx, s, RoleStable, v, false); err != nil {
+		return err
+	}
+	return m.applyRoute(ctx, s)
 }
 
 func (m *Manager) current(name string) *loaded {
@@ -329,37 +341,72 @@ func (s *slot) setErr(err error) {
 	s.err.Store(&msg)
 }
 
-// install loads v into slot s unless it is already serving it, warms it up
-// and swaps it in; the previous version drains and is closed.
-func (m *Manager) install(ctx context.Context, s *slot, v *registry.Version, fromCache bool) error {
+// install loads v into slot s in a role, unless that role already serves
+// it, warms it up and swaps it in; the previous version drains and is
+// closed once no role holds it. A version already loaded in another role
+// (the canary that was just promoted) is reused, not loaded again.
+func (m *Manager) install(ctx context.Context, s *slot, role string, v *registry.Version, fromCache bool) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	if cur := s.stable.Load(); cur != nil && cur.version.Version == v.Version && modelSHA(cur.version) == modelSHA(v) {
+	p := s.ptr(role)
+	if cur := p.Load(); cur != nil && sameVersion(cur.version, v) {
 		return nil
 	}
 	start := time.Now()
-	l, err := m.load(ctx, s.name, v)
-	if err != nil {
-		s.setErr(err)
-		m.metrics.loadFailures.WithLabelValues(s.name).Inc()
-		return err
+	l := s.find(v)
+	reused := l != nil
+	if l == nil {
+		var err error
+		if l, err = m.load(ctx, s.name, v); err != nil {
+			s.setRoleErr(role, err)
+			m.metrics.loadFailures.WithLabelValues(s.name).Inc()
+			return err
+		}
+		m.metrics.loadSeconds.WithLabelValues(s.name).Observe(time.Since(start).Seconds())
 	}
-	old := s.stable.Swap(l)
-	s.err.Store(nil)
-	m.metrics.loadSeconds.WithLabelValues(s.name).Observe(time.Since(start).Seconds())
-	if err := m.cache.remember(s.name, cachedVersion{Version: v, Engine: l.engine}); err != nil {
-		m.log.Warn("could not record the served version in the cache", "err", err)
+	old := p.Swap(l)
+	s.setRoleErr(role, nil)
+	if role == RoleStable {
+		if err := m.cache.remember(s.name, cachedVersion{Version: v, Engine: l.engine}); err != nil {
+			m.log.Warn("could not record the served version in the cache", "err", err)
+		}
 	}
-	attrs := []any{"model", s.name, "version", v.Version, "engine", l.engine, "load_ms", time.Since(start).Milliseconds()}
+	attrs := []any{"model", s.name, "role", role, "version", v.Version, "engine", l.engine, "load_ms", time.Since(start).Milliseconds()}
 	if fromCache {
 		attrs = append(attrs, "source", "local cache")
 	}
+	if reused {
+		attrs = append(attrs, "reused", true)
+	}
 	if old != nil {
 		attrs = append(attrs, "replaced", old.version.Version)
-		go old.retire(m.opts.DrainTimeout)
+		m.retireUnheld(s, old)
 	}
 	m.log.Info("serving model version", attrs...)
 	return nil
+}
+
+// unset removes the version a role holds (the canary after a rollout).
+func (m *Manager) unset(s *slot, role string) {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	s.setRoleErr(role, nil)
+	if old := s.ptr(role).Swap(nil); old != nil {
+		m.log.Info("stopped serving model version", "model", s.name, "role", role, "version", old.version.Version)
+		m.retireUnheld(s, old)
+	}
+}
+
+// retireUnheld retires l unless another role of s still holds it.
+func (m *Manager) retireUnheld(s *slot, l *loaded) {
+	if s.stable.Load() == l || s.canary.Load() == l || s.shadow.Load() == l {
+		return
+	}
+	go l.retire(m.opts.DrainTimeout)
+}
+
+func sameVersion(a, b *registry.Version) bool {
+	return a.Version == b.Version && modelSHA(a) == modelSHA(b)
 }
 
 func modelSHA(v *registry.Version) string {
@@ -378,6 +425,13 @@ type Status struct {
 	Version int64  `json:"version,omitempty"`
 	Engine  string `json:"engine,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Canary and Shadow are the versions in those roles, with their weight
+	// and load errors.
+	Canary      int64   `json:"canary,omitempty"`
+	Weight      float64 `json:"weight,omitempty"`
+	CanaryError string  `json:"canary_error,omitempty"`
+	Shadow      int64   `json:"shadow,omitempty"`
+	ShadowError string  `json:"shadow_error,omitempty"`
 }
 
 // Status reports what every served model is running.
@@ -393,6 +447,21 @@ func (m *Manager) Status() []Status {
 		}
 		if e := s.err.Load(); e != nil {
 			st.Error = *e
+		}
+		if c := s.canary.Load(); c != nil {
+			st.Canary = c.version.Version
+			if r := s.route.Load(); r != nil {
+				st.Weight = r.Weight
+			}
+		}
+		if e := s.canaryErr.Load(); e != nil {
+			st.CanaryError = *e
+		}
+		if sh := s.shadow.Load(); sh != nil {
+			st.Shadow = sh.version.Version
+		}
+		if e := s.shadowErr.Load(); e != nil {
+			st.ShadowError = *e
 		}
 		out = append(out, st)
 	}
@@ -419,12 +488,17 @@ func (m *Manager) Close() {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var wg sync.WaitGroup
+	seen := map[*loaded]bool{}
 	for _, s := range m.slots {
-		if l := s.stable.Swap(nil); l != nil {
-			wg.Go(func() { l.retire(m.opts.DrainTimeout) })
+		for _, role := range []string{RoleStable, RoleCanary, RoleShadow} {
+			if l := s.ptr(role).Swap(nil); l != nil && !seen[l] {
+				seen[l] = true
+				wg.Go(func() { l.retire(m.opts.DrainTimeout) })
+			}
 		}
 	}
 	wg.Wait()
+	m.shadows.stop()
 }
 
 func backoffDelay(failures int) time.Duration {

@@ -243,6 +243,9 @@ func (unreachable) Resolve(context.Context, string, string) (*registry.Version, 
 	return nil, errDown
 }
 func (unreachable) ModelsWithAlias(context.Context, string) ([]string, error) { return nil, errDown }
+func (unreachable) Model(context.Context, string) (*registry.Model, error) {
+	return nil, errDown
+}
 func (unreachable) Open(context.Context, string, int64, string) (io.ReadCloser, error) {
 	return nil, errDown
 }
@@ -306,5 +309,137 @@ func TestAliasMode(t *testing.T) {
 			t.Fatalf("new model not served: %v", e.mgr.Models())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCanaryAndShadowRouting(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.mgr.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go e.mgr.Run(ctx)
+	v2 := e.register(t, 200)
+	m, err := e.reg.StartRollout(ctx, "rutf-demand", registry.RolloutSpec{Version: v2, Steps: []float64{30, 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "canary loaded", func() bool { return e.mgr.Status()[0].Canary == v2 })
+
+	// About 30% of unkeyed requests reach the canary.
+	counts := map[string]int{}
+	for range 2000 {
+		resp, err := e.mgr.Infer(ctx, request(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[resp.Version]++
+		resp.Release()
+	}
+	if share := float64(counts["2"]) / 2000; share < 0.25 || share > 0.35 {
+		t.Fatalf("canary share %.2f at weight 30 (%v)", share, counts)
+	}
+	// A routing key always reaches the same version; as the weight grows,
+	// keys only move from stable to canary.
+	before := map[string]string{}
+	for k := range 200 {
+		req := request(1)
+		req.RoutingKey = fmt.Sprintf("district-%d", k)
+		for range 3 {
+			resp, err := e.mgr.Infer(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := before[req.RoutingKey]; ok && prev != resp.Version {
+				t.Fatalf("key %s moved from %s to %s within a step", req.RoutingKey, prev, resp.Version)
+			}
+			before[req.RoutingKey] = resp.Version
+			resp.Release()
+		}
+	}
+	// The rollout's sticky key names a header, read through Lookup.
+	e.reg.DecideRollout(ctx, "rutf-demand", m.Rollout.ID, registry.Decision{Action: registry.DecisionAdvance, Reason: "test"})
+	waitFor(t, "weight 100", func() bool { return e.mgr.Status()[0].Weight == 100 })
+	for k := range 200 {
+		req := request(1)
+		req.RoutingKey = fmt.Sprintf("district-%d", k)
+		resp, _ := e.mgr.Infer(ctx, req)
+		if resp.Version != "2" {
+			t.Fatalf("key %s on version %s at weight 100", req.RoutingKey, resp.Version)
+		}
+		resp.Release()
+	}
+	// An explicit version bypasses routing.
+	req := request(1)
+	req.Version = "1"
+	resp, err := e.mgr.Infer(ctx, req)
+	if err != nil || resp.Version != "1" {
+		t.Fatalf("explicit version: %v %v", resp, err)
+	}
+	resp.Release()
+
+	// Promotion: the alias moves to the canary, which is reused, not reloaded.
+	loads := e.engine.loads.Load()
+	if _, err := e.reg.DecideRollout(ctx, "rutf-demand", m.Rollout.ID, registry.Decision{Action: registry.DecisionPromote, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "promoted", func() bool { st := e.mgr.Status()[0]; return st.Version == v2 && st.Canary == 0 })
+	if e.engine.loads.Load() != loads {
+		t.Fatal("the promoted canary was loaded again")
+	}
+
+	// A shadow gets copies; what it answers is not served.
+	v3 := e.register(t, 300)
+	if _, err := e.reg.StartShadow(ctx, "rutf-demand", v3); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "shadow loaded", func() bool { return e.mgr.Status()[0].Shadow == v3 })
+	runs := e.engine.runs.Load()
+	for range 20 {
+		resp, err := e.mgr.Infer(ctx, request(1))
+		if err != nil || resp.Version != "2" || resp.Outputs[0].Float32s()[0] != 200 {
+			t.Fatalf("served by %v: %v", resp, err)
+		}
+		resp.Release()
+	}
+	waitFor(t, "shadow ran", func() bool { return e.engine.runs.Load() >= runs+40 })
+}
+
+func TestCanaryThatCannotLoad(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.mgr.Start(ctx)
+	go e.mgr.Run(ctx)
+	// A valid ONNX model the test engine cannot run (an MLP).
+	r, _ := e.reg.BeginVersion(ctx, registry.NewVersion{Name: "rutf-demand"})
+	b := onnxtest.Marshal(onnxtest.RandomMLP(1, 4, 3))
+	r.PutArtifact(ctx, "model.onnx", bytes.NewReader(b), int64(len(b)))
+	v, err := r.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.reg.StartRollout(ctx, "rutf-demand", registry.RolloutSpec{Version: v.Version, Steps: []float64{50, 100}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "canary load error reported", func() bool { return e.mgr.Status()[0].CanaryError != "" })
+	for range 100 {
+		resp, err := e.mgr.Infer(ctx, request(1))
+		if err != nil || resp.Version != "1" {
+			t.Fatalf("stable traffic affected: %v %v", resp, err)
+		}
+		resp.Release()
 	}
 }

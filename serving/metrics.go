@@ -9,13 +9,15 @@ import (
 )
 
 type metrics struct {
-	requests     *prometheus.CounterVec
-	latency      *prometheus.HistogramVec
-	inference    *prometheus.HistogramVec
-	queue        *prometheus.HistogramVec
-	batchSize    *prometheus.HistogramVec
-	loadSeconds  *prometheus.HistogramVec
-	loadFailures *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	inference     *prometheus.HistogramVec
+	queue         *prometheus.HistogramVec
+	batchSize     *prometheus.HistogramVec
+	loadSeconds   *prometheus.HistogramVec
+	loadFailures  *prometheus.CounterVec
+	shadow        *prometheus.CounterVec
+	shadowDropped prometheus.Counter
 }
 
 var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
@@ -50,11 +52,19 @@ func newMetrics(reg prometheus.Registerer, m *Manager) *metrics {
 			Namespace: "lantern", Subsystem: "serving", Name: "model_load_failures_total",
 			Help: "Model versions that could not be loaded.",
 		}, []string{"model"}),
+		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "lantern", Subsystem: "serving", Name: "shadow_requests_total",
+			Help: "Requests replayed on a shadow version, by result code.",
+		}, []string{"model", "version", "code"}),
+		shadowDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "lantern", Subsystem: "serving", Name: "shadow_dropped_total",
+			Help: "Shadow copies dropped because the shadow queue was full.",
+		}),
 	}
 	if reg == nil {
 		return x
 	}
-	reg.MustRegister(x.requests, x.latency, x.inference, x.queue, x.batchSize, x.loadSeconds, x.loadFailures,
+	reg.MustRegister(x.requests, x.latency, x.inference, x.queue, x.batchSize, x.loadSeconds, x.loadFailures, x.shadow, x.shadowDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "lantern", Subsystem: "serving", Name: "registry_offline",
 			Help: "1 while the registry is unreachable and the server serves what it has.",

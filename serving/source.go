@@ -21,6 +21,8 @@ type Source interface {
 	ModelsWithAlias(ctx context.Context, alias string) ([]string, error)
 	// Open reads one file of a version.
 	Open(ctx context.Context, name string, version int64, path string) (io.ReadCloser, error)
+	// Model returns a registered model, with its aliases, rollout and shadow.
+	Model(ctx context.Context, name string) (*registry.Model, error)
 }
 
 // LocalSource serves from a registry in the same process (lantern up).
@@ -45,6 +47,10 @@ func (l localSource) ModelsWithAlias(ctx context.Context, alias string) ([]strin
 	return modelsWithAlias(func(q registry.SearchQuery) ([]*registry.Model, string, error) {
 		return l.s.SearchModels(ctx, q)
 	}, alias)
+}
+
+func (l localSource) Model(ctx context.Context, name string) (*registry.Model, error) {
+	return l.s.GetModel(ctx, name)
 }
 
 func (l localSource) Open(ctx context.Context, name string, version int64, path string) (io.ReadCloser, error) {
@@ -73,6 +79,10 @@ func (r remoteSource) ModelsWithAlias(ctx context.Context, alias string) ([]stri
 	return modelsWithAlias(func(q registry.SearchQuery) ([]*registry.Model, string, error) {
 		return r.c.SearchModels(ctx, q)
 	}, alias)
+}
+
+func (r remoteSource) Model(ctx context.Context, name string) (*registry.Model, error) {
+	return r.c.GetModel(ctx, name)
 }
 
 func (r remoteSource) Open(ctx context.Context, name string, version int64, path string) (io.ReadCloser, error) {

@@ -224,6 +224,7 @@ func (a *api) invocations(w http.ResponseWriter, r *http.Request, fromPath strin
 		Version:    version,
 		Inputs:     inputs,
 		RoutingKey: r.Header.Get(a.opts.RoutingKeyHeader),
+		Lookup:     r.Header.Get,
 		Protocol:   "mlflow",
 	})
 	if err != nil {

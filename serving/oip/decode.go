@@ -23,12 +23,21 @@ type inferRequest struct {
 	binaryOutput bool
 	// routingKey is the request parameter named by decodeOptions.routingParam.
 	routingKey string
+	// params holds the request's other string and number parameters (a
+	// few, short), for a rollout's sticky key "param:<name>".
+	params map[string]string
 }
 
 type decodeOptions struct {
 	// routingParam is the request parameter that carries the routing key.
 	routingParam string
 }
+
+// maxParams and maxParamLen bound the request parameters kept for routing.
+const (
+	maxParams   = 32
+	maxParamLen = 256
+)
 
 // maxDepth bounds the nesting of JSON arrays and objects.
 const maxDepth = 64
@@ -306,7 +315,26 @@ func (d *decoder) requestParams(req *inferRequest) error {
 			}
 			req.binaryOutput = v
 		default:
-			return d.skip(2)
+			c := d.peek()
+			if len(req.params) >= maxParams || !(c == '"' || c == '-' || c >= '0' && c <= '9') {
+				return d.skip(2)
+			}
+			var v []byte
+			var err error
+			if c == '"' {
+				v, err = d.str()
+			} else {
+				v, _, err = d.number()
+			}
+			if err != nil {
+				return err
+			}
+			if len(v) <= maxParamLen {
+				if req.params == nil {
+					req.params = map[string]string{}
+				}
+				req.params[string(key)] = string(v)
+			}
 		}
 		return nil
 	})

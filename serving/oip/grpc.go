@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,6 +185,17 @@ func (s *GRPCService) ModelInfer(ctx context.Context, req *oippb.ModelInferReque
 		Outputs:    outputs,
 		RoutingKey: s.routingKey(ctx, req),
 		Protocol:   "grpc",
+		Lookup: func(name string) string {
+			if p, ok := strings.CutPrefix(name, "param:"); ok {
+				return paramString(req.Parameters[p])
+			}
+			if md, ok := metadata.FromIncomingContext(ctx); ok {
+				if v := md.Get(name); len(v) > 0 {
+					return v[0]
+				}
+			}
+			return ""
+		},
 	}
 	ictx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -208,7 +220,11 @@ func (s *GRPCService) routingKey(ctx context.Context, req *oippb.ModelInferReque
 			return v[0]
 		}
 	}
-	p := req.Parameters[s.opts.RoutingKeyParameter]
+	return paramString(req.Parameters[s.opts.RoutingKeyParameter])
+}
+
+// paramString is a string or integer parameter's value as text ("" otherwise).
+func paramString(p *oippb.InferParameter) string {
 	switch v := p.GetParameterChoice().(type) {
 	case *oippb.InferParameter_StringParam:
 		return v.StringParam

@@ -365,6 +365,12 @@ func (h *restAPI) infer(w http.ResponseWriter, r *http.Request, model, version s
 		Outputs:    req.outputs,
 		RoutingKey: key,
 		Protocol:   "rest",
+		Lookup: func(name string) string {
+			if p, ok := strings.CutPrefix(name, "param:"); ok {
+				return req.params[p]
+			}
+			return r.Header.Get(name)
+		},
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	resp, err := h.b.Infer(ctx, ireq)
